@@ -1,0 +1,1 @@
+"""Import Amazon DynamoDB exports into Django models: one pipeline, three doors."""
