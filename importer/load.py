@@ -1,0 +1,261 @@
+"""Write one table's rows: batched, new rows created, changed rows updated, bad rows reported.
+
+Runs inside the run's one transaction (see importer/run.py). Foreign keys and many-to-many
+targets are checked before writing, because the database checks them only at commit, where one bad
+row would undo everything. A batch the database refuses is retried row by row in savepoints, so a
+bad row becomes a row problem instead of aborting the run (unless the error policy says abort).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator
+from itertools import islice
+from typing import Any
+
+from django.db import DatabaseError, models, transaction
+
+from .coerce import CoercedRow, RowCoercer, RowFailure
+from .converters import m2m_lookup_field
+from .errors import ImportAborted
+from .mapping import ErrorPolicy
+from .observer import RunObserver
+from .outcomes import Outcome, RowProblem, RowResult, TableCounts
+from .plan import PlannedRow, classify, fetch_existing
+from .sources import SourceItem
+
+
+class TableLoader:
+    """Load the items of one table into its target model through one RowCoercer."""
+
+    def __init__(
+        self,
+        coercer: RowCoercer,
+        *,
+        observer: RunObserver,
+        counts: TableCounts,
+        using: str = "default",
+        batch_size: int = 1000,
+    ) -> None:
+        self.coercer = coercer
+        self.mapping = coercer.mapping
+        self.model = coercer.model
+        self.observer = observer
+        self.counts = counts
+        self.using = using
+        self.batch_size = batch_size
+        self.wrote_primary_keys = False
+        self._seen: dict[tuple[Any, ...], str] = {}
+        self._written = coercer.written_fields
+        pk = self.model._meta.pk
+        self._writes_pk = pk is not None and pk.attname in self._written
+
+    def load(self, items: Iterable[SourceItem]) -> None:
+        """Coerce, check, classify and write every item, batch by batch."""
+        iterator = iter(items)
+        while batch := list(islice(iterator, self.batch_size)):
+            self._load_batch(batch)
+
+    def _load_batch(self, items: list[SourceItem]) -> None:
+        rows: list[CoercedRow] = []
+        for item in items:
+            self.counts.read += 1
+            result = self.coercer.coerce(item)
+            if isinstance(result, RowFailure):
+                self._fail(result.item_key, result.file, result.line, result.problems)
+                continue
+            first = self._seen.get(result.key)
+            if first is not None:
+                self._fail_row(result, f"duplicate key {result.item_key} (first seen at {first})")
+                continue
+            self._seen[result.key] = f"{result.file}, line {result.line}"
+            rows.append(result)
+        rows = self._check_references(rows)
+        existing = fetch_existing(self.model, self.coercer.key_fields, rows, using=self.using)
+        current_many = self._current_many(existing) if self.coercer.many_fields else None
+        planned = classify(
+            rows,
+            existing,
+            model=self.model,
+            key_fields=self.coercer.key_fields,
+            mode=self.mapping.mode,
+            current_many=current_many,
+        )
+        for entry in self._write(planned):
+            self.counts.add(entry.outcome)
+            diff = dict(entry.diff)
+            diff.update({name: (old, new) for name, (old, new) in entry.many_diff.items()})
+            self.observer.row(
+                RowResult(
+                    table=self.mapping.table,
+                    outcome=entry.outcome,
+                    item_key=entry.row.item_key,
+                    file=entry.row.file,
+                    line=entry.row.line,
+                    diff=diff,
+                )
+            )
+
+    def _check_references(self, rows: list[CoercedRow]) -> list[CoercedRow]:
+        """Fail the rows whose foreign keys or many-to-many values name rows that do not exist."""
+        problems: dict[int, list[RowProblem]] = {}
+        for model_field in self.model._meta.concrete_fields:
+            if not model_field.is_relation or model_field.attname not in self._written:
+                continue
+            wanted = {row.values.get(model_field.attname) for row in rows} - {None}
+            if not wanted:
+                continue
+            target = model_field.target_field
+            found = set(
+                model_field.related_model._base_manager.using(self.using)
+                .filter(**{f"{target.attname}__in": wanted})
+                .values_list(target.attname, flat=True)
+            )
+            attribute = self._attribute_of(model_field.name)
+            for index, row in enumerate(rows):
+                value = row.values.get(model_field.attname)
+                if value is not None and value not in found:
+                    problems.setdefault(index, []).append(
+                        self._problem(
+                            row,
+                            f"{model_field.related_model._meta.verbose_name} {value!r} does not exist",
+                            attribute=attribute,
+                            field=model_field.name,
+                            raw_value=str(value),
+                        )
+                    )
+        for model_field in self.coercer.many_fields:
+            lookup = m2m_lookup_field(model_field)
+            wanted = {value for row in rows for value in row.many.get(model_field.name, [])}
+            found = set(
+                model_field.related_model._base_manager.using(self.using)
+                .filter(**{f"{lookup.attname}__in": wanted})
+                .values_list(lookup.attname, flat=True)
+            )
+            attribute = self._attribute_of(model_field.name)
+            for index, row in enumerate(rows):
+                missing = [value for value in row.many.get(model_field.name, []) if value not in found]
+                if missing:
+                    names = ", ".join(repr(value) for value in missing)
+                    problems.setdefault(index, []).append(
+                        self._problem(
+                            row,
+                            f"no {model_field.related_model._meta.verbose_name} with "
+                            f"{lookup.name} {names}",
+                            attribute=attribute,
+                            field=model_field.name,
+                            raw_value=", ".join(map(str, missing)),
+                        )
+                    )
+        for index, row_problems in problems.items():
+            row = rows[index]
+            self._fail(row.item_key, row.file, row.line, tuple(row_problems))
+        return [row for index, row in enumerate(rows) if index not in problems]
+
+    def _current_many(
+        self, existing: dict[tuple[Any, ...], models.Model]
+    ) -> dict[tuple[Any, ...], dict[str, list[Any]]]:
+        current: dict[tuple[Any, ...], dict[str, list[Any]]] = {}
+        for model_field in self.coercer.many_fields:
+            lookup = m2m_lookup_field(model_field)
+            for key, instance in existing.items():
+                values = list(
+                    getattr(instance, model_field.name).values_list(lookup.attname, flat=True)
+                )
+                current.setdefault(key, {})[model_field.name] = values
+        return current
+
+    def _write(self, planned: list[PlannedRow]) -> Iterator[PlannedRow]:
+        """Write a batch in a savepoint; if the database refuses it, retry row by row."""
+        to_write = [entry for entry in planned if entry.outcome in (Outcome.NEW, Outcome.UPDATED)]
+        try:
+            with transaction.atomic(using=self.using):
+                self._write_rows(to_write)
+        except DatabaseError:
+            yield from (entry for entry in planned if entry.outcome not in (Outcome.NEW, Outcome.UPDATED))
+            for entry in to_write:
+                try:
+                    with transaction.atomic(using=self.using):
+                        self._write_rows([entry])
+                except DatabaseError as error:
+                    message = str(error).strip().splitlines()[0] if str(error).strip() else repr(error)
+                    self._fail_row(entry.row, f"the database refused the row: {message}")
+                    continue
+                yield entry
+            return
+        yield from planned
+
+    def _write_rows(self, entries: list[PlannedRow]) -> None:
+        manager = self.model._base_manager.using(self.using)
+        new = [entry for entry in entries if entry.outcome == Outcome.NEW]
+        updated = [entry for entry in entries if entry.outcome == Outcome.UPDATED]
+        if new:
+            instances = [self.model(**entry.row.values) for entry in new]
+            manager.bulk_create(instances, batch_size=self.batch_size)
+            for entry, instance in zip(new, instances, strict=True):
+                entry.instance = instance
+            self.wrote_primary_keys = self.wrote_primary_keys or self._writes_pk
+        if updated:
+            changed: set[str] = set()
+            for entry in updated:
+                assert entry.instance is not None
+                for attname, value in entry.row.values.items():
+                    setattr(entry.instance, attname, value)
+                changed.update(self.model._meta.get_field(name).attname for name in entry.diff)
+            if changed:
+                manager.bulk_update(
+                    [entry.instance for entry in updated if entry.diff],
+                    fields=sorted(changed),
+                    batch_size=self.batch_size,
+                )
+        for entry in (*new, *updated):
+            for name, values in entry.row.many.items():
+                self._set_many(entry, name, values)
+
+    def _set_many(self, entry: PlannedRow, name: str, values: list[Any]) -> None:
+        model_field = self.model._meta.get_field(name)
+        lookup = m2m_lookup_field(model_field)  # type: ignore[arg-type]
+        related = model_field.related_model._base_manager.using(self.using).filter(
+            **{f"{lookup.attname}__in": values}
+        )
+        getattr(entry.instance, name).set(list(related))
+
+    def _attribute_of(self, field_name: str) -> str:
+        return next(
+            (item.attribute for item in self.mapping.fields if item.field == field_name), ""
+        )
+
+    def _problem(self, row: CoercedRow, message: str, **where: Any) -> RowProblem:
+        return RowProblem(
+            table=self.mapping.table,
+            message=message,
+            file=row.file,
+            line=row.line,
+            item_key=row.item_key,
+            **where,
+        )
+
+    def _fail_row(self, row: CoercedRow, message: str) -> None:
+        self._fail(row.item_key, row.file, row.line, (self._problem(row, message),))
+
+    def _fail(self, item_key: str, file: str, line: int, problems: tuple[RowProblem, ...]) -> None:
+        self.counts.add(Outcome.ERROR)
+        for problem in problems:
+            self.observer.problem(problem)
+        self.observer.row(
+            RowResult(
+                table=self.mapping.table,
+                outcome=Outcome.ERROR,
+                item_key=item_key,
+                file=file,
+                line=line,
+                problems=problems,
+            )
+        )
+        if self.mapping.on_error == ErrorPolicy.ABORT:
+            first = problems[0]
+            where = f"{first.file}, line {first.line}" if first.line else first.file
+            detail = f"{first.attribute}: " if first.attribute else ""
+            raise ImportAborted(
+                f"import aborted at table {self.mapping.table}, {where} (item {item_key or '?'}): "
+                f"{detail}{first.message}"
+            )

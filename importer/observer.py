@@ -1,0 +1,41 @@
+"""How a run tells its door (command line, wizard, task) what is happening, as it happens."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Protocol
+
+from .outcomes import RowProblem, RowResult, TableCounts
+
+if TYPE_CHECKING:
+    from .sources import DataFile, TableSource
+
+
+class RunObserver(Protocol):
+    def table_started(self, table: TableSource, *, target: str, total_items: int) -> None: ...
+    def file_started(self, table: TableSource, data_file: DataFile) -> None: ...
+    def file_finished(self, table: TableSource, data_file: DataFile, *, items: int) -> None: ...
+    def row(self, result: RowResult) -> None: ...
+    def problem(self, problem: RowProblem) -> None: ...
+    def table_finished(self, table: TableSource, counts: TableCounts) -> None: ...
+
+
+class SilentObserver:
+    """An observer that ignores everything (for callers that only want the final report)."""
+
+    def table_started(self, table: TableSource, *, target: str, total_items: int) -> None:
+        pass
+
+    def file_started(self, table: TableSource, data_file: DataFile) -> None:
+        pass
+
+    def file_finished(self, table: TableSource, data_file: DataFile, *, items: int) -> None:
+        pass
+
+    def row(self, result: RowResult) -> None:
+        pass
+
+    def problem(self, problem: RowProblem) -> None:
+        pass
+
+    def table_finished(self, table: TableSource, counts: TableCounts) -> None:
+        pass
