@@ -92,7 +92,7 @@ def person(number: int) -> tuple[str, str, str]:
 
 
 def format_timestamp(rng: random.Random, ms: int) -> str:
-    """Render epoch milliseconds in one of the three formats the team's code wrote over the years."""
+    """Render epoch milliseconds in one of the three formats the team's code wrote over time."""
     moment = _NAIVE_EPOCH + timedelta(milliseconds=ms)  # naive UTC: isoformat adds no offset
     style = rng.random()
     if style < 0.6:

@@ -17,6 +17,7 @@ from importer.outcomes import RowProblem, RowResult, TableCounts
 from importer.report import ErrorCsvWriter, RunReport, TableStatus
 from importer.run import analyse, execute, suggest_mappings
 from importer.sources import DataFile, TableSource
+from importer.validation import validate_mappings
 
 SHOWN_PROBLEMS = 10
 
@@ -86,6 +87,15 @@ class Command(BaseCommand):
             if options["save_mapping"]:
                 Path(options["save_mapping"]).write_text(mappings.dumps(), encoding="utf-8")
                 self.stdout.write(f"Mapping written to {options['save_mapping']}")
+            problems = validate_mappings(
+                mappings.tables,
+                {table.name: table.profile for table in analysis.tables if table.error is None},
+            )
+            if problems:
+                lines = "\n".join(f"  {problem.table}: {problem.message}" for problem in problems)
+                raise CommandError(
+                    f"the mapping cannot work; fix it (--map, --mapping) and run again:\n{lines}"
+                )
             error_file = (
                 open(options["error_report"], "w", newline="", encoding="utf-8")  # noqa: SIM115
                 if options["error_report"]

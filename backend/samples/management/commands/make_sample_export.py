@@ -33,8 +33,8 @@ class Command(BaseCommand):
         items = int(options["items"])
         if items < MIN_ITEMS:
             raise CommandError(
-                f"--items must be at least {MIN_ITEMS} "
-                f"(one item per table and three groups), got {items}."
+                f"--items must be at least {MIN_ITEMS} so that every table gets an item, "
+                f"got {items}."
             )
         try:
             summary = write_sample_export(out, items=items, seed=options["seed"])
