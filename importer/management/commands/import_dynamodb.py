@@ -69,7 +69,7 @@ class Command(BaseCommand):
         given = self._mapping_file(options["mapping"])
         with open_source(
             options["data_dir"],
-            max_upload_bytes=None,
+            max_upload_bytes=sys.maxsize,  # a local file: no upload limit, the zip checks still apply
             max_members=conf.max_zip_members,
             max_uncompressed_bytes=conf.max_uncompressed_bytes,
             max_compression_ratio=conf.max_compression_ratio,
@@ -87,9 +87,10 @@ class Command(BaseCommand):
             if options["save_mapping"]:
                 Path(options["save_mapping"]).write_text(mappings.dumps(), encoding="utf-8")
                 self.stdout.write(f"Mapping written to {options['save_mapping']}")
+            readable = {table.name: table.profile for table in analysis.tables if table.error is None}
             problems = validate_mappings(
-                mappings.tables,
-                {table.name: table.profile for table in analysis.tables if table.error is None},
+                {name: mapping for name, mapping in mappings.tables.items() if name in readable},
+                readable,
             )
             if problems:
                 lines = "\n".join(f"  {problem.table}: {problem.message}" for problem in problems)

@@ -1,0 +1,253 @@
+"""The command-line door end to end: real exports in, exact counts and values out, clear failures."""
+
+from __future__ import annotations
+
+import gzip
+import os
+import shutil
+import subprocess
+import sys
+import zipfile
+from decimal import Decimal
+from io import StringIO
+from pathlib import Path
+
+import pytest
+from django.core.management import call_command
+from django.core.management.base import CommandError
+
+from backend.production.models import Product, PushToProduction
+from backend.samples.export import write_sample_export
+from backend.stock.models import Stock, StockRemarks
+from backend.undo.models import StockTransaction, UndoAction
+from backend.users.models import Group, User
+from importer.models import RawItem
+from tests.exports import write_export
+
+REPO = Path(__file__).resolve().parents[1]
+CORPUS = REPO.parent / "shared" / "corpus" / "public"
+PFEILBR = CORPUS / "pfeilbr__dynamodb-export-to-s3-and-query-with-athena-playground"
+PFEILBR_TABLE = "dynamodb-export-to-s3-and-query-with-athena-playground-v2-MyTable-1WGSJ3W2WJWPK"
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+
+def run_command(*args: str) -> str:
+    out = StringIO()
+    call_command("import_dynamodb", *args, stdout=out, stderr=StringIO())
+    return out.getvalue()
+
+
+def demo_rows() -> dict[str, int]:
+    return {
+        model._meta.label: model.objects.count()
+        for model in (User, Group, Stock, StockRemarks, Product, PushToProduction, StockTransaction, UndoAction)
+    }
+
+
+def test_pfeilbr_export_imports_three_items_from_four_files():
+    output = run_command("--data-dir", str(PFEILBR), "--map", f"{PFEILBR_TABLE}=raw")
+    assert f"Detected table: {PFEILBR_TABLE} in directory 01605130432834-8a918b87" in output
+    assert "Found 4 JSON files" in output
+    assert f"Successfully imported 3 records for table {PFEILBR_TABLE}" in output
+    rows = RawItem.objects.filter(source_table=PFEILBR_TABLE).order_by("item_key")
+    assert [(row.item_key, row.attributes) for row in rows] == [
+        ('{"pk":"pk001-1605121017583"}', {"pk": "pk001-1605121017583", "sk": "sk001"}),
+        ('{"pk":"pk002-1605121017583"}', {"pk": "pk002-1605121017583", "sk": "sk002"}),
+        ('{"pk":"pk003-1605121017583"}', {"pk": "pk003-1605121017583", "sk": "sk003"}),
+    ]
+
+
+def test_scylla_export_covers_all_ten_types_exactly(tmp_path):
+    source = CORPUS / "scylladb__scylla-migrator"
+    archive = shutil.make_archive(str(tmp_path / "scylla"), "zip", source)
+    output = run_command("--data-dir", archive)
+    assert "Successfully imported 3 records for table S3ExportTest" in output
+    stored = {row.item_key: row.attributes for row in RawItem.objects.filter(source_table="S3ExportTest")}
+    assert stored == {
+        '{"id":"bar"}': {"id": "bar", "baz": 0},
+        '{"id":"foo"}': {"id": "foo", "bar": 42},
+        '{"id":"K3TXQk84Si"}': {
+            "id": "K3TXQk84Si",
+            "a": False,
+            "b": None,
+            "c": ["8gfX8dh0xa", "fRjHZJ2Ce9"],
+            "d": [2, 3],
+            "e": [1, "Dsb87qc6Es"],
+            "f": {"h": None, "i": True, "g": 9},
+            "j": "aGVsbG8=",
+            "k": ["aXMgZmFzdA==", "c2N5bGxhZGI="],
+        },
+    }
+
+
+def test_dynamodump_table_imports_with_its_key_schema():
+    output = run_command("--data-dir", str(CORPUS / "bchew__dynamodump"))
+    assert "Successfully imported 1 records for table testTable" in output
+    row = RawItem.objects.get(source_table="testTable")
+    assert row.item_key == '{"id":1}'
+    assert row.attributes == {"lastName": "Doe", "id": 1, "firstName": "John"}
+
+
+def test_sabuat_missing_data_file_is_named_and_nothing_imported():
+    with pytest.raises(CommandError) as raised:
+        run_command("--data-dir", str(CORPUS / "sabuat__db-dynamo-aws"))
+    assert str(raised.value) == "nothing could be imported (see the messages above)."
+    assert RawItem.objects.count() == 0
+
+
+def test_sabuat_message_names_the_missing_file():
+    completed = manage("import_dynamodb", "--data-dir", str(CORPUS / "sabuat__db-dynamo-aws"))
+    assert completed.returncode == 1
+    assert "enpvklgbwq7gta42yshirxd6ea.json.gz" in completed.stdout
+    assert (
+        "table livros_por_ler not imported: data file "
+        "data/enpvklgbwq7gta42yshirxd6ea.json.gz is listed in "
+        "manifest-files.json but missing from sabuat__db-dynamo-aws" in completed.stdout
+    )
+    assert "Traceback" not in completed.stderr
+
+
+@pytest.fixture(scope="module")
+def sample_zip(tmp_path_factory) -> Path:
+    path = tmp_path_factory.mktemp("sample") / "demo.zip"
+    write_sample_export(path, items=10_000, seed=7)
+    return path
+
+
+EXPECTED_10K = {
+    "users.User": 1000,
+    "users.Group": 100,
+    "stock.Stock": 2000,
+    "stock.StockRemarks": 1500,
+    "production.Product": 1000,
+    "production.PushToProduction": 1395,
+    "undo.StockTransaction": 2000,
+    "undo.UndoAction": 1000,
+}
+
+
+def test_ten_thousand_items_import_then_reimport_unchanged_then_dry_run_writes_nothing(sample_zip, tmp_path):
+    report = tmp_path / "errors.csv"
+    first = run_command("--data-dir", str(sample_zip), "--error-report", str(report))
+    assert "Done in" in first and "9995 new, 0 updated, 0 unchanged, 0 skipped, 5 errors" in first
+    assert demo_rows() == EXPECTED_10K
+    assert len(report.read_text().splitlines()) == 6
+    second = run_command("--data-dir", str(sample_zip))
+    assert "0 new, 0 updated, 9995 unchanged, 0 skipped, 5 errors" in second
+    before = {model: list(model.objects.order_by("pk").values()) for model in (Stock, Product, User)}
+    Stock.objects.filter(pk__in=list(Stock.objects.values_list("pk", flat=True)[:3])).update(quantity=-1)
+    changed = {stock.pk: stock.quantity for stock in Stock.objects.filter(quantity=-1)}
+    dry = run_command("--data-dir", str(sample_zip), "--dry-run")
+    assert "3 updated, 9992 unchanged" in dry and "Dry run: nothing was written." in dry
+    assert {stock.pk: stock.quantity for stock in Stock.objects.filter(quantity=-1)} == changed
+    assert demo_rows() == EXPECTED_10K
+    assert list(Product.objects.order_by("pk").values()) == before[Product]
+    assert list(User.objects.order_by("pk").values()) == before[User]
+
+
+def test_ten_thousand_items_on_sqlite_through_manage_py(sample_zip, tmp_path):
+    env = {**os.environ, "DATABASE_URL": f"sqlite:///{tmp_path / 'db.sqlite3'}"}
+    assert manage("migrate", "-v0", env=env).returncode == 0
+    first = manage("import_dynamodb", "--data-dir", str(sample_zip), env=env)
+    assert first.returncode == 0, first.stderr
+    assert "9995 new, 0 updated, 0 unchanged, 0 skipped, 5 errors" in first.stdout
+    second = manage("import_dynamodb", "--data-dir", str(sample_zip), env=env)
+    assert "0 new, 0 updated, 9995 unchanged, 0 skipped, 5 errors" in second.stdout
+
+
+def manage(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+    environment = dict(env or os.environ)
+    environment["DJANGO_SETTINGS_MODULE"] = "backend.settings"
+    return subprocess.run(
+        [sys.executable, str(REPO / "manage.py"), *args],
+        capture_output=True,
+        text=True,
+        env=environment,
+        cwd=REPO,
+        check=False,
+        timeout=300,
+    )
+
+
+def test_seed_guide_table_map_and_output(tmp_path):
+    write_export(tmp_path / "export", "Groups", [{"id": {"N": "1"}, "name": {"S": "Ops"}}])
+    output = run_command("--data-dir", str(tmp_path / "export"))
+    assert "Found 1 table export directories" in output
+    assert "Detected table: Groups in directory 01700000000000-0a1b2c3d" in output
+    assert "Importing table: Groups → users.Group" in output
+    assert "Found 1 JSON files" in output
+    assert "Successfully imported 1 records for table Groups" in output
+    assert list(Group.objects.values_list("id", "name")) == [(1, "Ops")]
+    assert Group.objects.create(name="next").pk == 2
+
+
+def broken_zip(tmp_path: Path, data: bytes) -> Path:
+    folder = tmp_path / "export"
+    write_export(folder, "Groups", [{"id": {"N": "1"}, "name": {"S": "Ops"}}])
+    (data_file,) = (folder / "AWSDynamoDB").glob("*/data/*.json.gz")
+    data_file.write_bytes(data)
+    archive = tmp_path / "broken.zip"
+    with zipfile.ZipFile(archive, "w") as bundle:
+        for path in sorted(folder.rglob("*")):
+            if path.is_file():
+                bundle.write(path, path.relative_to(folder).as_posix())
+    return archive
+
+
+@pytest.mark.parametrize(
+    ("make", "message"),
+    [
+        (lambda tmp: tmp / "missing.zip", "does not exist"),
+        (lambda tmp: _write(tmp / "notes.zip", b"hello, not a zip"), "is not a zip file"),
+        (lambda tmp: _empty_zip(tmp / "empty.zip"), "empty"),
+        (lambda tmp: _folder(tmp / "nothing"), "no DynamoDB export found"),
+        (lambda tmp: broken_zip(tmp, b"\x1f\x8b\x08\x00garbage-not-deflate"), "gzip"),
+        (lambda tmp: broken_zip(tmp, gzip.compress(b'{"Item":{"id":{"N":"1"}}}\n{"Item": oops}\n')), "line 2: invalid JSON"),
+    ],
+    ids=["missing", "not-a-zip", "empty-zip", "no-export", "corrupt-gzip", "invalid-json-line"],
+)
+def test_bad_input_gets_one_clear_line_and_writes_nothing(tmp_path, make, message):
+    path = make(tmp_path)
+    completed = manage("import_dynamodb", "--data-dir", str(path), env={**os.environ})
+    assert completed.returncode == 1
+    assert "Traceback" not in completed.stderr
+    assert message in completed.stderr + completed.stdout
+    assert Group.objects.count() == 0 and RawItem.objects.count() == 0
+
+
+def _write(path: Path, data: bytes) -> Path:
+    path.write_bytes(data)
+    return path
+
+
+def _empty_zip(path: Path) -> Path:
+    with zipfile.ZipFile(path, "w"):
+        pass
+    return path
+
+
+def _folder(path: Path) -> Path:
+    path.mkdir()
+    (path / "readme.txt").write_text("nothing here")
+    return path
+
+
+def test_mapping_file_round_trip_and_c11_flag(tmp_path):
+    folder = tmp_path / "export"
+    write_export(folder, "Groups", [{"id": {"N": "1"}, "name": {"S": "Ops"}, "createdAt": {"N": "1700000000"}}])
+    saved = tmp_path / "mapping.json"
+    run_command("--data-dir", str(folder), "--save-mapping", str(saved), "--dry-run")
+    assert '"createdAt": {\n          "field": "created_at",\n          "converter": "epoch_s"\n        }' in saved.read_text()
+    saved.write_text(saved.read_text().replace('"converter": "epoch_s"', '"converter": ""'))
+    with pytest.raises(CommandError) as raised:
+        run_command("--data-dir", str(folder), "--mapping", str(saved))
+    assert "createdAt holds numbers; choose epoch seconds or epoch milliseconds for created_at" in str(raised.value)
+    assert Group.objects.count() == 0
+
+
+def test_numbers_stay_exact_in_raw_json(tmp_path):
+    folder = tmp_path / "export"
+    write_export(folder, "prices", [{"sku": {"S": "a"}, "price": {"N": "9.99"}, "qty": {"N": "3"}}])
+    run_command("--data-dir", str(folder))
+    assert RawItem.objects.get().attributes == {"sku": "a", "price": Decimal("9.99"), "qty": 3}
