@@ -150,7 +150,7 @@ class Command(BaseCommand):
         if options["error_report"]:
             self.stdout.write(f"Error report: {options['error_report']} ({observer.problem_count} problems)")
         elif observer.shown:
-            more = observer.problem_count - len(observer.shown)
+            more = observer.problem_count - len(observer.shown) - len(observer.failed_tables)
             self.stdout.write(self.style.WARNING("Problems:"))
             for problem in observer.shown:
                 self.stdout.write(f"  {format_problem(problem)}")
@@ -185,6 +185,7 @@ class CommandObserver:
         self.done = 0
         self.problem_count = 0
         self.shown: list[RowProblem] = []
+        self.failed_tables: set[str] = set()
         self._started = time.monotonic()
         self._last_draw = 0.0
 
@@ -210,11 +211,13 @@ class CommandObserver:
         self.problem_count += 1
         if self.errors is not None:
             self.errors.add(problem)
-        if len(self.shown) < SHOWN_PROBLEMS:
-            self.shown.append(problem)
         if not problem.file and not problem.item_key:
+            # A whole table failed: say so where it happens, once.
+            self.failed_tables.add(problem.table)
             self._clear_bar()
             self.command.stdout.write(self.command.style.ERROR(f"  {problem.message}"))
+        elif len(self.shown) < SHOWN_PROBLEMS:
+            self.shown.append(problem)
 
     def table_finished(self, table: TableSource, counts: TableCounts) -> None:
         self._clear_bar()
@@ -234,7 +237,7 @@ class CommandObserver:
         )
 
     def _failed(self, table: TableSource) -> bool:
-        return any(problem.table == table.name and not problem.file for problem in self.shown)
+        return table.name in self.failed_tables
 
     def _draw_bar(self) -> None:
         now = time.monotonic()

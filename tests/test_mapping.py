@@ -1,0 +1,126 @@
+"""Suggestions by name and type, the mapping JSON, and validation before any import runs."""
+
+from __future__ import annotations
+
+import pytest
+
+from importer.errors import MappingError
+from importer.mapping import FieldMapping, MappingSet, TableMapping, normalize_name, suggest_mapping
+from importer.profile import profile_table
+from importer.sources import SourceItem
+from importer.validation import validate_mapping
+
+
+def profile(rows, table="stock"):
+    return profile_table(table, [SourceItem(attributes=row, file="f", line=1) for row in rows])
+
+
+@pytest.mark.parametrize("name", ["createdAt", "created_at", "Created-At", "CREATED AT", "created_At"])
+def test_names_match_whatever_their_case_and_separators(name):
+    assert normalize_name(name) == "createdat"
+
+
+def test_suggestion_for_a_demo_table_matches_fields_key_converters_and_catch_all():
+    stock = profile(
+        [
+            {
+                "id": {"S": "STK-1"},
+                "sku": {"S": "A"},
+                "name": {"S": "Bolt"},
+                "unitPrice": {"N": "1.5"},
+                "createdAt": {"S": "2024-01-01T00:00:00Z"},
+                "updatedAt": {"N": "1700000000123"},
+                "stockId": {"S": "x"},
+                "promoCode": {"S": "P"},
+            }
+        ]
+    )
+    mapping = suggest_mapping(stock, target="stock.Stock")
+    assert mapping.key == ("id",)
+    assert mapping.catch_all == "extra"
+    assert [(f.attribute, f.field, f.converter) for f in mapping.fields] == [
+        ("id", "id", ""),
+        ("sku", "sku", ""),
+        ("name", "name", ""),
+        ("unitPrice", "unit_price", ""),
+        ("createdAt", "created_at", ""),
+        ("updatedAt", "updated_at", "epoch_ms"),
+        ("stockId", "extra", ""),
+        ("promoCode", "extra", ""),
+    ]
+    assert validate_mapping(mapping, stock) == []
+
+
+def test_foreign_key_matches_by_attname():
+    remarks = profile(
+        [{"id": {"S": "6f1c7d52-2d7c-4a55-9f5e-1a2b3c4d5e6f"}, "stockId": {"S": "S1"}, "remark": {"S": "ok"}, "createdAt": {"S": "2024-01-01"}}],
+        table="stock_remarks",
+    )
+    mapping = suggest_mapping(remarks, target="stock.StockRemarks")
+    assert mapping.field_for("stockId").field == "stock"
+
+
+def test_mapping_json_round_trip():
+    mappings = MappingSet(
+        tables={
+            "stock": TableMapping(
+                table="stock",
+                target="stock.Stock",
+                key=("id",),
+                mode="replace",
+                on_error="abort",
+                fields=(
+                    FieldMapping(attribute="id", field="id"),
+                    FieldMapping(attribute="seen", field="updated_at", converter="epoch_s"),
+                    FieldMapping(attribute="legacy", field=None),
+                ),
+                catch_all="extra",
+            ),
+            "logs": TableMapping(table="logs", target="raw", key=("pk", "sk")),
+        }
+    )
+    assert MappingSet.loads(mappings.dumps()) == mappings
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ("{", "mapping file is not valid JSON"),
+        ('{"tables": []}', 'mapping file: expected {"version": 1, "tables": {...}}'),
+        ('{"tables": {"t": {"target": "raw", "mode": "merge"}}}', '"mode" must be one of insert, upsert, replace'),
+        (
+            '{"tables": {"t": {"target": "a.B", "fields": {"x": {"field": "y", "converter": "rot13"}}}}}',
+            "attribute 'x' has unknown converter 'rot13'",
+        ),
+    ],
+)
+def test_bad_mapping_files_are_explained(text, message):
+    with pytest.raises(MappingError) as raised:
+        MappingSet.loads(text)
+    assert message in str(raised.value)
+
+
+def test_validation_flags_what_cannot_work():
+    stock = profile([{"code": {"S": "1"}, "seen": {"N": "1700000000"}, "qty": {"N": "1"}}])
+    mapping = TableMapping(
+        table="stock",
+        target="stock.Stock",
+        key=("qty",),
+        fields=(
+            FieldMapping(attribute="code", field="sku"),
+            FieldMapping(attribute="seen", field="created_at"),
+            FieldMapping(attribute="qty", field="quantity"),
+            FieldMapping(attribute="nope", field="colour"),
+        ),
+    )
+    assert [problem.message for problem in validate_mapping(mapping, stock)] == [
+        "seen holds numbers; choose epoch seconds or epoch milliseconds for created_at",
+        "stock.Stock has no field 'colour'",
+        "the import key (quantity) is not unique in stock.Stock: choose a primary key or a unique field",
+        "id is required but no attribute is mapped to it",
+        "name is required but no attribute is mapped to it",
+    ]
+    unknown = TableMapping(table="t", target="shop.Nothing")
+    assert [p.message for p in validate_mapping(unknown)] == [
+        "unknown model 'shop.Nothing': expected app_label.Model, e.g. stock.Stock, or raw/skip"
+    ]
