@@ -1,7 +1,7 @@
 #!/usr/bin/env python
 """Import ./AWSDynamoDB (or the folder/zip given) into the project's models.
 
-    python import_data.py [PATH] [import_dynamodb options, e.g. --dry-run]
+python import_data.py [PATH] [import_dynamodb options, e.g. --dry-run]
 """
 
 import os

@@ -8,8 +8,8 @@ text field may be blank, and otherwise a row problem; `0`, `False` and `""` are 
 
 from __future__ import annotations
 
-from collections.abc import Callable
 import json
+from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from typing import Any
 
@@ -75,7 +75,9 @@ class RowCoercer:
             self._catch_all_convert = None
             return
         self.key_fields = key_fields(mapping)
-        self._catch_all = self.model._meta.get_field(mapping.catch_all) if mapping.catch_all else None
+        self._catch_all = (
+            self.model._meta.get_field(mapping.catch_all) if mapping.catch_all else None
+        )
         self._catch_all_convert = converter_for(self._catch_all) if self._catch_all else None
         self._plans = []
         for item in mapping.fields:
@@ -89,7 +91,10 @@ class RowCoercer:
                 ) from None
             try:
                 convert = converter_for(
-                    model_field, converter=item.converter, naive_timezone=naive_timezone, using=using
+                    model_field,
+                    converter=item.converter,
+                    naive_timezone=naive_timezone,
+                    using=using,
                 )
             except ConversionError as error:
                 raise MappingError(f"table {mapping.table!r}: {error}") from None
@@ -101,9 +106,13 @@ class RowCoercer:
                     label=model_field.name,
                 )
             )
-        self._mapped = {item.attribute for item in mapping.fields if item.field != mapping.catch_all}
+        self._mapped = {
+            item.attribute for item in mapping.fields if item.field != mapping.catch_all
+        }
         self._to_catch_all = {
-            item.attribute for item in mapping.fields if mapping.catch_all and item.field == mapping.catch_all
+            item.attribute
+            for item in mapping.fields
+            if mapping.catch_all and item.field == mapping.catch_all
         }
         self._ignored = {item.attribute for item in mapping.fields if item.field is None}
 
@@ -116,7 +125,9 @@ class RowCoercer:
         """Attnames this mapping writes (the fields an update may change)."""
         if self.mapping.is_raw:
             return ["source_table", "item_key", "attributes"]
-        names = [plan.model_field.attname for plan in self._plans if not plan.model_field.many_to_many]
+        names = [
+            plan.model_field.attname for plan in self._plans if not plan.model_field.many_to_many
+        ]
         if self._catch_all is not None:
             names.append(self._catch_all.attname)
         return names
@@ -125,7 +136,9 @@ class RowCoercer:
         """Return the item's row, or every problem found in it (not just the first)."""
         item_key, key_problems = self._item_key(item)
         if key_problems:
-            return RowFailure(item_key=item_key, file=item.file, line=item.line, problems=key_problems)
+            return RowFailure(
+                item_key=item_key, file=item.file, line=item.line, problems=key_problems
+            )
         if self.mapping.is_raw:
             return self._coerce_raw(item, item_key)
         problems: list[RowProblem] = []
@@ -142,14 +155,22 @@ class RowCoercer:
                 try:
                     python_value = deserialize_value(raw, path=plan.attribute)
                 except DeserializeError as error:
-                    problems.append(self._problem(item, item_key, plan, raw, error.reason, error.path))
+                    problems.append(
+                        self._problem(item, item_key, plan, raw, error.reason, error.path)
+                    )
                     continue
                 if python_value is None:
                     if plan.model_field.null or plan.model_field.many_to_many:
                         value = None if not plan.model_field.many_to_many else []
                     else:
                         problems.append(
-                            self._problem(item, item_key, plan, raw, f"is null, but {plan.label} does not allow null")
+                            self._problem(
+                                item,
+                                item_key,
+                                plan,
+                                raw,
+                                f"is null, but {plan.label} does not allow null",
+                            )
                         )
                         continue
                 else:
@@ -165,37 +186,68 @@ class RowCoercer:
         if self._catch_all is not None:
             extra = {}
             for name, raw in attributes.items():
-                if name in self._to_catch_all or (name not in self._mapped and name not in self._ignored):
+                if name in self._to_catch_all or (
+                    name not in self._mapped and name not in self._ignored
+                ):
                     try:
                         extra[name] = to_json_value(deserialize_value(raw, path=name))
                     except DeserializeError as error:
                         problems.append(
                             RowProblem(
-                                table=self.mapping.table, message=error.reason, file=item.file,
-                                line=item.line, item_key=item_key, attribute=error.path or name,
-                                field=self._catch_all.name, raw_value=_raw_text(raw),
+                                table=self.mapping.table,
+                                message=error.reason,
+                                file=item.file,
+                                line=item.line,
+                                item_key=item_key,
+                                attribute=error.path or name,
+                                field=self._catch_all.name,
+                                raw_value=_raw_text(raw),
                             )
                         )
             values[self._catch_all.attname] = self._catch_all_convert(extra)
         if problems:
-            return RowFailure(item_key=item_key, file=item.file, line=item.line, problems=tuple(problems))
-        key = tuple(values.get(self.model._meta.get_field(name).attname) for name in self.key_fields)
-        return CoercedRow(key=key, item_key=item_key, values=values, many=many, file=item.file, line=item.line)
+            return RowFailure(
+                item_key=item_key, file=item.file, line=item.line, problems=tuple(problems)
+            )
+        key = tuple(
+            values.get(self.model._meta.get_field(name).attname) for name in self.key_fields
+        )
+        return CoercedRow(
+            key=key, item_key=item_key, values=values, many=many, file=item.file, line=item.line
+        )
 
     def _coerce_raw(self, item: SourceItem, item_key: str) -> CoercedRow | RowFailure:
         try:
-            attributes = {name: to_json_value(deserialize_value(raw, path=name)) for name, raw in item.attributes.items()}
+            attributes = {
+                name: to_json_value(deserialize_value(raw, path=name))
+                for name, raw in item.attributes.items()
+            }
         except DeserializeError as error:
             problem = RowProblem(
-                table=self.mapping.table, message=error.reason, file=item.file, line=item.line,
-                item_key=item_key, attribute=error.path, field="attributes",
+                table=self.mapping.table,
+                message=error.reason,
+                file=item.file,
+                line=item.line,
+                item_key=item_key,
+                attribute=error.path,
+                field="attributes",
                 raw_value=_raw_text(item.attributes.get(error.path.split(".")[0].split("[")[0])),
             )
-            return RowFailure(item_key=item_key, file=item.file, line=item.line, problems=(problem,))
-        raw_key = dumps({name: attributes[name] for name in self.mapping.key}) if self.mapping.key else dumps(attributes)
+            return RowFailure(
+                item_key=item_key, file=item.file, line=item.line, problems=(problem,)
+            )
+        raw_key = (
+            dumps({name: attributes[name] for name in self.mapping.key})
+            if self.mapping.key
+            else dumps(attributes)
+        )
         values = {"source_table": self.mapping.table, "item_key": raw_key, "attributes": attributes}
         return CoercedRow(
-            key=(self.mapping.table, raw_key), item_key=item_key, values=values, file=item.file, line=item.line
+            key=(self.mapping.table, raw_key),
+            item_key=item_key,
+            values=values,
+            file=item.file,
+            line=item.line,
         )
 
     def _item_key(self, item: SourceItem) -> tuple[str, tuple[RowProblem, ...]]:
@@ -205,8 +257,12 @@ class RowCoercer:
         def report(name: str, message: str, raw: Any = MISSING) -> None:
             problems.append(
                 RowProblem(
-                    table=self.mapping.table, message=message, file=item.file, line=item.line,
-                    attribute=name, raw_value="" if raw is MISSING else _raw_text(raw),
+                    table=self.mapping.table,
+                    message=message,
+                    file=item.file,
+                    line=item.line,
+                    attribute=name,
+                    raw_value="" if raw is MISSING else _raw_text(raw),
                 )
             )
 
@@ -227,7 +283,9 @@ class RowCoercer:
         item_key = ", ".join(parts)
         return item_key, tuple(replace(problem, item_key=item_key) for problem in problems)
 
-    def _missing_value(self, plan: _FieldPlan, item: SourceItem, item_key: str, problems: list[RowProblem]) -> Any:
+    def _missing_value(
+        self, plan: _FieldPlan, item: SourceItem, item_key: str, problems: list[RowProblem]
+    ) -> Any:
         model_field = plan.model_field
         if model_field.many_to_many:
             return []
@@ -237,11 +295,25 @@ class RowCoercer:
             return None
         if model_field.blank and model_field.empty_strings_allowed:
             return ""
-        problems.append(self._problem(item, item_key, plan, MISSING, f"missing attribute {plan.attribute} ({plan.label} is required)"))
+        problems.append(
+            self._problem(
+                item,
+                item_key,
+                plan,
+                MISSING,
+                f"missing attribute {plan.attribute} ({plan.label} is required)",
+            )
+        )
         return MISSING
 
     def _problem(
-        self, item: SourceItem, item_key: str, plan: _FieldPlan, raw: Any, message: str, path: str = ""
+        self,
+        item: SourceItem,
+        item_key: str,
+        plan: _FieldPlan,
+        raw: Any,
+        message: str,
+        path: str = "",
     ) -> RowProblem:
         return RowProblem(
             table=self.mapping.table,
@@ -260,11 +332,10 @@ def _raw_text(raw: Any) -> str:
     if raw is None or raw is MISSING:
         return ""
     if isinstance(raw, dict) and len(raw) == 1:
-        (tag, inner), = raw.items()
+        ((tag, inner),) = raw.items()
         if tag in TYPE_NAMES and isinstance(inner, str):
             return inner
         raw = inner
     if isinstance(raw, str):
         return raw
     return json.dumps(raw, ensure_ascii=False, separators=(",", ":"))
-

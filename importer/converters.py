@@ -57,13 +57,20 @@ def describe(value: Any) -> str:
 
 
 def converter_for(
-    model_field: models.Field, *, converter: str = "", naive_timezone: str = "UTC", using: str = "default"
+    model_field: models.Field,
+    *,
+    converter: str = "",
+    naive_timezone: str = "UTC",
+    using: str = "default",
 ) -> ConvertFn:
     """Return the function that turns a DynamoDB value into `model_field`'s value (NULL excluded)."""
     label = f"{model_field.model._meta.label}.{model_field.name}"
     if isinstance(model_field, models.ForeignKey):
         return converter_for(
-            model_field.target_field, converter=converter, naive_timezone=naive_timezone, using=using
+            model_field.target_field,
+            converter=converter,
+            naive_timezone=naive_timezone,
+            using=using,
         )
     if isinstance(model_field, models.ManyToManyField):
         lookup = m2m_lookup_field(model_field)
@@ -99,14 +106,20 @@ def converter_for(
         return _checked(model_field, lambda value: _convert_many(value, element))
     if isinstance(model_field, (models.CharField, models.TextField)):
         return _text_converter(model_field, label, truncate=converter == Converter.TRUNCATE)
-    raise ConversionError(f"{label} is a {type(model_field).__name__}, which the importer cannot fill")
+    raise ConversionError(
+        f"{label} is a {type(model_field).__name__}, which the importer cannot fill"
+    )
 
 
 def m2m_lookup_field(model_field: models.ManyToManyField) -> models.Field:
     """The related model's field that DynamoDB values name: its first unique text field, else pk."""
     related = model_field.related_model
     for candidate in related._meta.concrete_fields:
-        if candidate.unique and not candidate.primary_key and isinstance(candidate, models.CharField):
+        if (
+            candidate.unique
+            and not candidate.primary_key
+            and isinstance(candidate, models.CharField)
+        ):
             return candidate
     return related._meta.pk
 
@@ -138,9 +151,7 @@ def _text_converter(model_field: models.Field, label: str, *, truncate: bool) ->
             raise ConversionError(f"expected text, got {describe(value)}")
         if max_length is not None and len(text) > max_length:
             if not truncate:
-                raise ConversionError(
-                    f"is {len(text)} characters; {label} allows {max_length}"
-                )
+                raise ConversionError(f"is {len(text)} characters; {label} allows {max_length}")
             text = text[:max_length]
         if choices is not None and text not in choices and not (text == "" and model_field.blank):
             raise ConversionError(f"{text!r} is not one of: {', '.join(sorted(choices))}")

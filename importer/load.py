@@ -133,7 +133,9 @@ class TableLoader:
             )
             attribute = self._attribute_of(model_field.name)
             for index, row in enumerate(rows):
-                missing = [value for value in row.many.get(model_field.name, []) if value not in found]
+                missing = [
+                    value for value in row.many.get(model_field.name, []) if value not in found
+                ]
                 if missing:
                     names = ", ".join(repr(value) for value in missing)
                     problems.setdefault(index, []).append(
@@ -171,13 +173,17 @@ class TableLoader:
             with transaction.atomic(using=self.using):
                 self._write_rows(to_write)
         except DatabaseError:
-            yield from (entry for entry in planned if entry.outcome not in (Outcome.NEW, Outcome.UPDATED))
+            yield from (
+                entry for entry in planned if entry.outcome not in (Outcome.NEW, Outcome.UPDATED)
+            )
             for entry in to_write:
                 try:
                     with transaction.atomic(using=self.using):
                         self._write_rows([entry])
                 except DatabaseError as error:
-                    message = str(error).strip().splitlines()[0] if str(error).strip() else repr(error)
+                    message = (
+                        str(error).strip().splitlines()[0] if str(error).strip() else repr(error)
+                    )
                     self._fail_row(entry.row, f"the database refused the row: {message}")
                     continue
                 yield entry

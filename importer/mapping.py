@@ -124,23 +124,31 @@ class TableMapping:
             raise MappingError(f'{where}: "mode" must be one of {", ".join(Mode.values)}')
         on_error = body.get("on_error", ErrorPolicy.SKIP)
         if on_error not in ErrorPolicy.values:
-            raise MappingError(f'{where}: "on_error" must be one of {", ".join(ErrorPolicy.values)}')
+            raise MappingError(
+                f'{where}: "on_error" must be one of {", ".join(ErrorPolicy.values)}'
+            )
         fields_body = body.get("fields", {})
         if not isinstance(fields_body, dict):
-            raise MappingError(f'{where}: "fields" must be an object of attribute → {{"field": ...}}')
+            raise MappingError(
+                f'{where}: "fields" must be an object of attribute → {{"field": ...}}'
+            )
         fields = []
         for attribute, spec in fields_body.items():
             if isinstance(spec, str) or spec is None:
                 spec = {"field": spec}
             if not isinstance(spec, dict) or not isinstance(spec.get("field"), (str, type(None))):
-                raise MappingError(f"{where}: attribute {attribute!r} needs {{\"field\": name or null}}")
+                raise MappingError(
+                    f'{where}: attribute {attribute!r} needs {{"field": name or null}}'
+                )
             converter = spec.get("converter") or ""
             if converter and converter not in Converter.values:
                 raise MappingError(
                     f"{where}: attribute {attribute!r} has unknown converter {converter!r} "
                     f"(known: {', '.join(Converter.values)})"
                 )
-            fields.append(FieldMapping(attribute=attribute, field=spec["field"], converter=converter))
+            fields.append(
+                FieldMapping(attribute=attribute, field=spec["field"], converter=converter)
+            )
         catch_all = body.get("catch_all") or None
         return cls(
             table=table,
@@ -230,18 +238,18 @@ def suggest_mapping(
         by_name.setdefault(normalize_name(model_field.name), model_field)
         by_name.setdefault(normalize_name(model_field.attname), model_field)
     catch_all = next(
-        (
-            name
-            for name in CATCH_ALL_NAMES
-            if isinstance(_get_field(model, name), models.JSONField)
-        ),
+        (name for name in CATCH_ALL_NAMES if isinstance(_get_field(model, name), models.JSONField)),
         None,
     )
     taken: set[str] = set()
     fields: list[FieldMapping] = []
     for attribute in profile.attributes:
         model_field = by_name.get(normalize_name(attribute.name))
-        if model_field is not None and model_field.name not in taken and model_field.name != catch_all:
+        if (
+            model_field is not None
+            and model_field.name not in taken
+            and model_field.name != catch_all
+        ):
             taken.add(model_field.name)
             fields.append(
                 FieldMapping(
@@ -269,8 +277,10 @@ def _suggest_converter(model_field: models.Field, attribute: Any) -> str:
     if isinstance(model_field, (models.DateTimeField, models.DateField)) and "N" in attribute.types:
         # Epoch milliseconds pass 1e11 from 1973 on; seconds stay below it until year 5138.
         biggest = attribute.number_max
-        return Converter.EPOCH_MILLISECONDS if biggest is not None and biggest > 10**11 else (
-            Converter.EPOCH_SECONDS
+        return (
+            Converter.EPOCH_MILLISECONDS
+            if biggest is not None and biggest > 10**11
+            else (Converter.EPOCH_SECONDS)
         )
     return ""
 

@@ -70,7 +70,9 @@ def classify(
     key_model_fields = [model._meta.get_field(name) for name in key_fields]
     planned = []
     for row in rows:
-        key = tuple(_normalize(item, value) for item, value in zip(key_model_fields, row.key, strict=True))
+        key = tuple(
+            _normalize(item, value) for item, value in zip(key_model_fields, row.key, strict=True)
+        )
         instance = existing.get(key)
         if instance is None or mode == Mode.REPLACE:
             planned.append(PlannedRow(row=row, outcome=Outcome.NEW))

@@ -40,7 +40,11 @@ class TableReport:
 
     @property
     def imported(self) -> int:
-        return self.counts.get("new", 0) + self.counts.get("updated", 0) + self.counts.get("unchanged", 0)
+        return (
+            self.counts.get("new", 0)
+            + self.counts.get("updated", 0)
+            + self.counts.get("unchanged", 0)
+        )
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

@@ -21,7 +21,7 @@ from .conf import ImporterSettings, get_settings
 from .discover import discover
 from .errors import ImportAborted, ImporterError, ReadError
 from .load import TableLoader
-from .mapping import RAW, Mode, MappingSet, TableMapping, resolve_model, suggest_mapping
+from .mapping import RAW, MappingSet, Mode, TableMapping, resolve_model, suggest_mapping
 from .observer import RunObserver, SilentObserver
 from .outcomes import RowProblem, TableCounts
 from .profile import TableProfile, TableProfiler
@@ -95,7 +95,9 @@ def analyse(
         unknown = sorted(set(only) - {table.name for table in tables})
         if unknown:
             found = ", ".join(table.name for table in discovery.tables) or "none"
-            raise ImporterError(f"no table named {', '.join(unknown)} in {tree.label} (found: {found})")
+            raise ImporterError(
+                f"no table named {', '.join(unknown)} in {tree.label} (found: {found})"
+            )
     return Analysis(label=tree.label, tables=tuple(tables), warnings=discovery.warnings)
 
 
@@ -314,7 +316,9 @@ def _reset_sequences(loaders: list[TableLoader], using: str) -> None:
         loader.model
         for loader in loaders
         if loader.wrote_primary_keys
-        and isinstance(loader.model._meta.pk, (models.AutoField, models.BigAutoField, models.SmallAutoField))
+        and isinstance(
+            loader.model._meta.pk, (models.AutoField, models.BigAutoField, models.SmallAutoField)
+        )
     }
     if not models_written:
         return

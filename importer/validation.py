@@ -27,14 +27,18 @@ class MappingProblem:
     field: str = ""
 
 
-def validate_mapping(mapping: TableMapping, profile: TableProfile | None = None) -> list[MappingProblem]:
+def validate_mapping(
+    mapping: TableMapping, profile: TableProfile | None = None
+) -> list[MappingProblem]:
     """Return every problem of one table's mapping (empty when it can run)."""
     if mapping.is_skipped:
         return []
     problems: list[MappingProblem] = []
 
     def problem(message: str, *, attribute: str = "", field: str = "") -> None:
-        problems.append(MappingProblem(table=mapping.table, message=message, attribute=attribute, field=field))
+        problems.append(
+            MappingProblem(table=mapping.table, message=message, attribute=attribute, field=field)
+        )
 
     try:
         model = resolve_model(mapping.target)
@@ -60,14 +64,19 @@ def validate_mapping(mapping: TableMapping, profile: TableProfile | None = None)
     if mapping.catch_all:
         catch_all = _field(model, mapping.catch_all)
         if not isinstance(catch_all, models.JSONField):
-            problem(f"catch-all {mapping.catch_all!r} must be a JSONField of {label}", field=mapping.catch_all)
+            problem(
+                f"catch-all {mapping.catch_all!r} must be a JSONField of {label}",
+                field=mapping.catch_all,
+            )
     seen: dict[str, str] = {}
     for item in mapping.fields:
         if not item.field or item.field == mapping.catch_all:
             continue
         model_field = _field(model, item.field)
         if model_field is None:
-            problem(f"{label} has no field {item.field!r}", attribute=item.attribute, field=item.field)
+            problem(
+                f"{label} has no field {item.field!r}", attribute=item.attribute, field=item.field
+            )
             continue
         if item.field in seen:
             problem(
@@ -107,11 +116,16 @@ def validate_mapping(mapping: TableMapping, profile: TableProfile | None = None)
         if model_field.name in seen or model_field.name == mapping.catch_all:
             continue
         if _is_required(model_field):
-            problem(f"{model_field.name} is required but no attribute is mapped to it", field=model_field.name)
+            problem(
+                f"{model_field.name} is required but no attribute is mapped to it",
+                field=model_field.name,
+            )
     return problems
 
 
-def validate_mappings(mappings: dict[str, TableMapping], profiles: dict[str, TableProfile]) -> list[MappingProblem]:
+def validate_mappings(
+    mappings: dict[str, TableMapping], profiles: dict[str, TableProfile]
+) -> list[MappingProblem]:
     """Validate every table's mapping."""
     return [
         problem

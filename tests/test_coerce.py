@@ -32,7 +32,9 @@ def coercer(fields: dict[str, str], *, converters: dict[str, str] | None = None,
 
 def coerce_one(attribute: str, field: str, value: dict[str, Any], **kwargs: Any):
     result = coercer({"code": "code", attribute: field}, **kwargs).coerce(
-        SourceItem(attributes={"code": {"S": "r1"}, attribute: value}, file="data/a.json.gz", line=7)
+        SourceItem(
+            attributes={"code": {"S": "r1"}, attribute: value}, file="data/a.json.gz", line=7
+        )
     )
     return result
 
@@ -71,7 +73,9 @@ def test_c02_forty_digit_number_exact_in_decimal_and_json_out_of_range_in_bigint
 
 def test_c03_map_with_numbers_into_json_field():
     value = value_of(
-        "payload", "payload", {"M": {"price": {"N": "9.99"}, "qty": {"N": "3"}, "tags": {"L": [{"N": "1"}]}}}
+        "payload",
+        "payload",
+        {"M": {"price": {"N": "9.99"}, "qty": {"N": "3"}, "tags": {"L": [{"N": "1"}]}}},
     )
     assert value == {"price": 9.99, "qty": 3, "tags": [1]}
     assert type(value["qty"]) is int
@@ -105,7 +109,10 @@ def test_c08_negative_decimal():
 
 
 def test_c09_timestamp_like_text_into_char_field_stays_text():
-    assert value_of("label", "label", {"S": "2024-03-20T19:26:08.123456"}) == "2024-03-20T19:26:08.123456"
+    assert (
+        value_of("label", "label", {"S": "2024-03-20T19:26:08.123456"})
+        == "2024-03-20T19:26:08.123456"
+    )
 
 
 def test_c10_iso_timestamp_with_z():
@@ -119,9 +126,9 @@ def test_c11_epoch_numbers_with_converters_and_without():
     seconds = {"seen": Converter.EPOCH_SECONDS}
     millis = {"seen": Converter.EPOCH_MILLISECONDS}
     assert value_of("seen", "seen_at", {"N": "1700000000"}, converters=seconds) == expected
-    assert value_of("seen", "seen_at", {"N": "1700000000123"}, converters=millis) == expected.replace(
-        microsecond=123000
-    )
+    assert value_of(
+        "seen", "seen_at", {"N": "1700000000123"}, converters=millis
+    ) == expected.replace(microsecond=123000)
     problem = problem_of("seen", "seen_at", {"N": "1700000000"})
     assert problem.message == (
         "is a number; choose the epoch seconds or epoch milliseconds converter for this field"
@@ -129,7 +136,9 @@ def test_c11_epoch_numbers_with_converters_and_without():
 
 
 def test_c12_c13_map_into_json_field_is_a_real_object():
-    assert value_of("payload", "payload", {"M": {"color": {"S": "Black"}, "size": {"N": "42"}}}) == {
+    assert value_of(
+        "payload", "payload", {"M": {"color": {"S": "Black"}, "size": {"N": "42"}}}
+    ) == {
         "color": "Black",
         "size": 42,
     }
@@ -137,15 +146,23 @@ def test_c12_c13_map_into_json_field_is_a_real_object():
 
 def test_c19_fractional_quantity_names_attribute_field_and_raw_value():
     result = coercer({"code": "code", "qty": "quantity"}).coerce(
-        SourceItem(attributes={"code": {"S": "r9"}, "qty": {"N": "12.5"}}, file="data/a.json.gz", line=3)
+        SourceItem(
+            attributes={"code": {"S": "r9"}, "qty": {"N": "12.5"}}, file="data/a.json.gz", line=3
+        )
     )
     assert isinstance(result, RowFailure)
     (problem,) = result.problems
     assert (problem.table, problem.file, problem.line, problem.item_key) == (
-        "readings", "data/a.json.gz", 3, "code=r9"
+        "readings",
+        "data/a.json.gz",
+        3,
+        "code=r9",
     )
     assert (problem.attribute, problem.field, problem.raw_value, problem.message) == (
-        "qty", "quantity", "12.5", "not an integer"
+        "qty",
+        "quantity",
+        "12.5",
+        "not an integer",
     )
 
 
@@ -160,9 +177,17 @@ def test_c19_fractional_quantity_names_attribute_field_and_raw_value():
         ("active", {"S": "false"}, False),
         ("ratio", {"N": "0.5"}, 0.5),
         ("birth_date", {"S": "1990-05-17"}, dt.date(1990, 5, 17)),
-        ("token", {"S": "12345678-1234-5678-1234-567812345678"}, uuid.UUID("12345678-1234-5678-1234-567812345678")),
+        (
+            "token",
+            {"S": "12345678-1234-5678-1234-567812345678"},
+            uuid.UUID("12345678-1234-5678-1234-567812345678"),
+        ),
         ("seen_at", {"S": "2024-03-20 19:26:08"}, dt.datetime(2024, 3, 20, 19, 26, 8, tzinfo=UTC)),
-        ("seen_at", {"S": "2024-03-20T21:26:08+02:00"}, dt.datetime(2024, 3, 20, 19, 26, 8, tzinfo=UTC)),
+        (
+            "seen_at",
+            {"S": "2024-03-20T21:26:08+02:00"},
+            dt.datetime(2024, 3, 20, 19, 26, 8, tzinfo=UTC),
+        ),
         ("size", {"S": "L"}, "L"),
         ("payload", {"NULL": True}, None),
     ],
@@ -198,14 +223,19 @@ def test_missing_attribute_gets_default_null_blank_or_error():
 
 
 def test_truncate_converter_cuts_over_long_text():
-    assert value_of("label", "label", {"S": "y" * 50}, converters={"label": Converter.TRUNCATE}) == "y" * 40
+    assert (
+        value_of("label", "label", {"S": "y" * 50}, converters={"label": Converter.TRUNCATE})
+        == "y" * 40
+    )
 
 
 def test_c15_missing_and_mistyped_key_attributes():
     mapping = TableMapping(table="events", target="raw", key=("pk", "sk"))
     raw = RowCoercer(mapping, key_types={"pk": "S", "sk": "N"})
     missing = raw.coerce(SourceItem(attributes={"pk": {"S": "a"}}, file="f", line=2))
-    mistyped = raw.coerce(SourceItem(attributes={"pk": {"S": "a"}, "sk": {"S": "x"}}, file="f", line=3))
+    mistyped = raw.coerce(
+        SourceItem(attributes={"pk": {"S": "a"}, "sk": {"S": "x"}}, file="f", line=3)
+    )
     fine = raw.coerce(SourceItem(attributes={"pk": {"S": "a"}, "sk": {"N": "1"}}, file="f", line=4))
     assert isinstance(missing, RowFailure) and isinstance(mistyped, RowFailure)
     assert [p.message for p in missing.problems] == ["missing key attribute sk"]

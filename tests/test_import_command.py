@@ -41,7 +41,16 @@ def run_command(*args: str) -> str:
 def demo_rows() -> dict[str, int]:
     return {
         model._meta.label: model.objects.count()
-        for model in (User, Group, Stock, StockRemarks, Product, PushToProduction, StockTransaction, UndoAction)
+        for model in (
+            User,
+            Group,
+            Stock,
+            StockRemarks,
+            Product,
+            PushToProduction,
+            StockTransaction,
+            UndoAction,
+        )
     }
 
 
@@ -63,7 +72,9 @@ def test_scylla_export_covers_all_ten_types_exactly(tmp_path):
     archive = shutil.make_archive(str(tmp_path / "scylla"), "zip", source)
     output = run_command("--data-dir", archive)
     assert "Successfully imported 3 records for table S3ExportTest" in output
-    stored = {row.item_key: row.attributes for row in RawItem.objects.filter(source_table="S3ExportTest")}
+    stored = {
+        row.item_key: row.attributes for row in RawItem.objects.filter(source_table="S3ExportTest")
+    }
     assert stored == {
         '{"id":"bar"}': {"id": "bar", "baz": 0},
         '{"id":"foo"}': {"id": "foo", "bar": 42},
@@ -127,7 +138,9 @@ EXPECTED_10K = {
 }
 
 
-def test_ten_thousand_items_import_then_reimport_unchanged_then_dry_run_writes_nothing(sample_zip, tmp_path):
+def test_ten_thousand_items_import_then_reimport_unchanged_then_dry_run_writes_nothing(
+    sample_zip, tmp_path
+):
     report = tmp_path / "errors.csv"
     first = run_command("--data-dir", str(sample_zip), "--error-report", str(report))
     assert "Done in" in first and "9995 new, 0 updated, 0 unchanged, 0 skipped, 5 errors" in first
@@ -135,8 +148,12 @@ def test_ten_thousand_items_import_then_reimport_unchanged_then_dry_run_writes_n
     assert len(report.read_text().splitlines()) == 6
     second = run_command("--data-dir", str(sample_zip))
     assert "0 new, 0 updated, 9995 unchanged, 0 skipped, 5 errors" in second
-    before = {model: list(model.objects.order_by("pk").values()) for model in (Stock, Product, User)}
-    Stock.objects.filter(pk__in=list(Stock.objects.values_list("pk", flat=True)[:3])).update(quantity=-1)
+    before = {
+        model: list(model.objects.order_by("pk").values()) for model in (Stock, Product, User)
+    }
+    Stock.objects.filter(pk__in=list(Stock.objects.values_list("pk", flat=True)[:3])).update(
+        quantity=-1
+    )
     changed = {stock.pk: stock.quantity for stock in Stock.objects.filter(quantity=-1)}
     dry = run_command("--data-dir", str(sample_zip), "--dry-run")
     assert "3 updated, 9992 unchanged" in dry and "Dry run: nothing was written." in dry
@@ -203,7 +220,12 @@ def broken_zip(tmp_path: Path, data: bytes) -> Path:
         (lambda tmp: _empty_zip(tmp / "empty.zip"), "empty"),
         (lambda tmp: _folder(tmp / "nothing"), "no DynamoDB export found"),
         (lambda tmp: broken_zip(tmp, b"\x1f\x8b\x08\x00garbage-not-deflate"), "gzip"),
-        (lambda tmp: broken_zip(tmp, gzip.compress(b'{"Item":{"id":{"N":"1"}}}\n{"Item": oops}\n')), "line 2: invalid JSON"),
+        (
+            lambda tmp: broken_zip(
+                tmp, gzip.compress(b'{"Item":{"id":{"N":"1"}}}\n{"Item": oops}\n')
+            ),
+            "line 2: invalid JSON",
+        ),
     ],
     ids=["missing", "not-a-zip", "empty-zip", "no-export", "corrupt-gzip", "invalid-json-line"],
 )
@@ -235,14 +257,24 @@ def _folder(path: Path) -> Path:
 
 def test_mapping_file_round_trip_and_c11_flag(tmp_path):
     folder = tmp_path / "export"
-    write_export(folder, "Groups", [{"id": {"N": "1"}, "name": {"S": "Ops"}, "createdAt": {"N": "1700000000"}}])
+    write_export(
+        folder,
+        "Groups",
+        [{"id": {"N": "1"}, "name": {"S": "Ops"}, "createdAt": {"N": "1700000000"}}],
+    )
     saved = tmp_path / "mapping.json"
     run_command("--data-dir", str(folder), "--save-mapping", str(saved), "--dry-run")
-    assert '"createdAt": {\n          "field": "created_at",\n          "converter": "epoch_s"\n        }' in saved.read_text()
+    assert (
+        '"createdAt": {\n          "field": "created_at",\n          "converter": "epoch_s"\n        }'
+        in saved.read_text()
+    )
     saved.write_text(saved.read_text().replace('"converter": "epoch_s"', '"converter": ""'))
     with pytest.raises(CommandError) as raised:
         run_command("--data-dir", str(folder), "--mapping", str(saved))
-    assert "createdAt holds numbers; choose epoch seconds or epoch milliseconds for created_at" in str(raised.value)
+    assert (
+        "createdAt holds numbers; choose epoch seconds or epoch milliseconds for created_at"
+        in str(raised.value)
+    )
     assert Group.objects.count() == 0
 
 

@@ -15,7 +15,9 @@ def profile(rows, table="stock"):
     return profile_table(table, [SourceItem(attributes=row, file="f", line=1) for row in rows])
 
 
-@pytest.mark.parametrize("name", ["createdAt", "created_at", "Created-At", "CREATED AT", "created_At"])
+@pytest.mark.parametrize(
+    "name", ["createdAt", "created_at", "Created-At", "CREATED AT", "created_At"]
+)
 def test_names_match_whatever_their_case_and_separators(name):
     assert normalize_name(name) == "createdat"
 
@@ -53,7 +55,14 @@ def test_suggestion_for_a_demo_table_matches_fields_key_converters_and_catch_all
 
 def test_foreign_key_matches_by_attname():
     remarks = profile(
-        [{"id": {"S": "6f1c7d52-2d7c-4a55-9f5e-1a2b3c4d5e6f"}, "stockId": {"S": "S1"}, "remark": {"S": "ok"}, "createdAt": {"S": "2024-01-01"}}],
+        [
+            {
+                "id": {"S": "6f1c7d52-2d7c-4a55-9f5e-1a2b3c4d5e6f"},
+                "stockId": {"S": "S1"},
+                "remark": {"S": "ok"},
+                "createdAt": {"S": "2024-01-01"},
+            }
+        ],
         table="stock_remarks",
     )
     mapping = suggest_mapping(remarks, target="stock.StockRemarks")
@@ -87,7 +96,10 @@ def test_mapping_json_round_trip():
     [
         ("{", "mapping file is not valid JSON"),
         ('{"tables": []}', 'mapping file: expected {"version": 1, "tables": {...}}'),
-        ('{"tables": {"t": {"target": "raw", "mode": "merge"}}}', '"mode" must be one of insert, upsert, replace'),
+        (
+            '{"tables": {"t": {"target": "raw", "mode": "merge"}}}',
+            '"mode" must be one of insert, upsert, replace',
+        ),
         (
             '{"tables": {"t": {"target": "a.B", "fields": {"x": {"field": "y", "converter": "rot13"}}}}}',
             "attribute 'x' has unknown converter 'rot13'",

@@ -28,7 +28,12 @@ def test_c06_set_types_are_named_and_conflicts_flagged():
         "t",
         items(
             [
-                {"id": {"N": "1"}, "b": {"BS": ["beba", "feca"]}, "n": {"NS": ["1", "2.5"]}, "q": {"N": "3"}},
+                {
+                    "id": {"N": "1"},
+                    "b": {"BS": ["beba", "feca"]},
+                    "n": {"NS": ["1", "2.5"]},
+                    "q": {"N": "3"},
+                },
                 {"id": {"N": "2"}, "q": {"S": "4"}},
                 {"id": {"N": "2"}, "q": {"NULL": True}},
             ]

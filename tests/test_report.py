@@ -52,6 +52,15 @@ def test_error_csv_has_every_column_and_neutralised_cells():
     rows = list(csv.reader(StringIO(out.getvalue())))
     assert rows == [
         list(CSV_COLUMNS),
-        ["stock", "AWSDynamoDB/x/data/a.json.gz", "12", "id=S1", "qty", "quantity", "'=1+2", "not an integer"],
+        [
+            "stock",
+            "AWSDynamoDB/x/data/a.json.gz",
+            "12",
+            "id=S1",
+            "qty",
+            "quantity",
+            "'=1+2",
+            "not an integer",
+        ],
         ["users", "", "", "", "", "", "", "table users not imported: data file missing"],
     ]

@@ -71,11 +71,37 @@ def item(code, **extra):
 
 
 def test_upsert_then_unchanged_then_updated_with_diff(tmp_path):
-    first, _ = run(tmp_path, "readings", [item("a", qty={"N": "1"}), item("b", qty={"N": "2"})], reading_mapping(), name="1")
-    assert first.tables[0].counts == {"read": 2, "new": 2, "updated": 0, "unchanged": 0, "skipped": 0, "errors": 0, "deleted": 0}
-    again, _ = run(tmp_path, "readings", [item("a", qty={"N": "1"}), item("b", qty={"S": "2"})], reading_mapping(), name="2")
+    first, _ = run(
+        tmp_path,
+        "readings",
+        [item("a", qty={"N": "1"}), item("b", qty={"N": "2"})],
+        reading_mapping(),
+        name="1",
+    )
+    assert first.tables[0].counts == {
+        "read": 2,
+        "new": 2,
+        "updated": 0,
+        "unchanged": 0,
+        "skipped": 0,
+        "errors": 0,
+        "deleted": 0,
+    }
+    again, _ = run(
+        tmp_path,
+        "readings",
+        [item("a", qty={"N": "1"}), item("b", qty={"S": "2"})],
+        reading_mapping(),
+        name="2",
+    )
     assert again.tables[0].counts["unchanged"] == 2
-    changed, recorder = run(tmp_path, "readings", [item("a", qty={"N": "5"}), item("b", qty={"N": "2"})], reading_mapping(), name="3")
+    changed, recorder = run(
+        tmp_path,
+        "readings",
+        [item("a", qty={"N": "5"}), item("b", qty={"N": "2"})],
+        reading_mapping(),
+        name="3",
+    )
     assert changed.tables[0].counts["updated"] == 1
     updated = [row for row in recorder.rows if row.outcome == Outcome.UPDATED]
     assert [(row.item_key, row.diff) for row in updated] == [("code=a", {"quantity": (1, 5)})]
@@ -84,8 +110,12 @@ def test_upsert_then_unchanged_then_updated_with_diff(tmp_path):
 
 def test_dry_run_writes_nothing_and_reports_the_same_counts(tmp_path):
     Reading.objects.create(code="a", quantity=1)
-    report, recorder = run(
-        tmp_path, "readings", [item("a", qty={"N": "3"}), item("n", qty={"N": "4"})], reading_mapping(), dry_run=True
+    report, _ = run(
+        tmp_path,
+        "readings",
+        [item("a", qty={"N": "3"}), item("n", qty={"N": "4"})],
+        reading_mapping(),
+        dry_run=True,
     )
     assert report.dry_run is True
     assert report.tables[0].counts["new"] == 1 and report.tables[0].counts["updated"] == 1
@@ -94,17 +124,26 @@ def test_dry_run_writes_nothing_and_reports_the_same_counts(tmp_path):
 
 def test_c14_invalid_value_on_existing_row_is_an_error_not_skipped(tmp_path):
     Reading.objects.create(code="a", quantity=1)
-    report, recorder = run(tmp_path, "readings", [item("a", birthDate={"S": "not-a-date"})], reading_mapping())
+    report, recorder = run(
+        tmp_path, "readings", [item("a", birthDate={"S": "not-a-date"})], reading_mapping()
+    )
     assert report.tables[0].counts["errors"] == 1
     assert report.tables[0].counts["unchanged"] == 0
     assert [(p.attribute, p.field, p.raw_value, p.message) for p in recorder.problems] == [
-        ("birthDate", "birth_date", "not-a-date", "'not-a-date' is not a date (expected YYYY-MM-DD)")
+        (
+            "birthDate",
+            "birth_date",
+            "not-a-date",
+            "'not-a-date' is not a date (expected YYYY-MM-DD)",
+        )
     ]
 
 
 def test_insert_mode_leaves_existing_rows_alone(tmp_path):
     Reading.objects.create(code="a", quantity=1)
-    report, _ = run(tmp_path, "readings", [item("a", qty={"N": "9"}), item("b")], reading_mapping(mode="insert"))
+    report, _ = run(
+        tmp_path, "readings", [item("a", qty={"N": "9"}), item("b")], reading_mapping(mode="insert")
+    )
     assert report.tables[0].counts["skipped"] == 1 and report.tables[0].counts["new"] == 1
     assert dict(Reading.objects.values_list("code", "quantity")) == {"a": 1, "b": 0}
 
@@ -118,7 +157,10 @@ def test_replace_mode_clears_the_table_first(tmp_path):
 
 def test_abort_policy_rolls_back_everything(tmp_path):
     report, _ = run(
-        tmp_path, "readings", [item("a"), item("b", qty={"N": "1.5"})], reading_mapping(on_error="abort")
+        tmp_path,
+        "readings",
+        [item("a"), item("b", qty={"N": "1.5"})],
+        reading_mapping(on_error="abort"),
     )
     assert report.aborted == (
         "import aborted at table readings, AWSDynamoDB/01700000000000-0a1b2c3d/data/file002c3d.json.gz, line 2 (item code=b): "
@@ -141,7 +183,10 @@ def test_c16_sequences_reset_after_explicit_primary_keys(tmp_path):
         table="counters",
         target="testapp.Counter",
         key=("id",),
-        fields=(FieldMapping(attribute="id", field="id"), FieldMapping(attribute="name", field="name")),
+        fields=(
+            FieldMapping(attribute="id", field="id"),
+            FieldMapping(attribute="name", field="name"),
+        ),
     )
     items = [{"id": {"N": str(n)}, "name": {"S": f"c{n}"}} for n in (1, 2, 3)]
     report, _ = run(tmp_path, "counters", items, mapping)
@@ -180,7 +225,10 @@ def test_c13_json_lookup_matches_a_real_object(tmp_path):
         table="readings",
         target="testapp.Reading",
         key=("code",),
-        fields=(FieldMapping(attribute="code", field="code"), FieldMapping(attribute="p", field="payload")),
+        fields=(
+            FieldMapping(attribute="code", field="code"),
+            FieldMapping(attribute="p", field="payload"),
+        ),
     )
     run(tmp_path, "readings", [item("a", p={"M": {"a": {"S": "b"}}})], mapping)
     assert list(Reading.objects.filter(payload__a="b").values_list("code", flat=True)) == ["a"]
@@ -191,7 +239,10 @@ def test_c04_reimporting_a_set_in_another_order_is_unchanged(tmp_path):
         table="readings",
         target="testapp.Reading",
         key=("code",),
-        fields=(FieldMapping(attribute="code", field="code"), FieldMapping(attribute="p", field="payload")),
+        fields=(
+            FieldMapping(attribute="code", field="code"),
+            FieldMapping(attribute="p", field="payload"),
+        ),
     )
     run(tmp_path, "readings", [item("a", p={"SS": ["b", "a"]})], mapping, name="1")
     report, _ = run(tmp_path, "readings", [item("a", p={"SS": ["a", "b"]})], mapping, name="2")
@@ -203,7 +254,11 @@ def test_raw_model_keeps_exact_numbers(tmp_path):
     from importer.models import RawItem
 
     folder = tmp_path / "raw"
-    write_export(folder, "things", [{"id": {"S": "t"}, "n": {"N": "0.1234567890123456789012345"}, "big": {"N": "1E+100"}}])
+    write_export(
+        folder,
+        "things",
+        [{"id": {"S": "t"}, "n": {"N": "0.1234567890123456789012345"}, "big": {"N": "1E+100"}}],
+    )
     with open_source(folder) as tree:
         analysis = analyse(tree)
         mappings = suggest_mappings(analysis)
@@ -213,7 +268,11 @@ def test_raw_model_keeps_exact_numbers(tmp_path):
     from decimal import Decimal
 
     assert stored.item_key == '{"id":"t"}'
-    assert stored.attributes == {"id": "t", "n": Decimal("0.1234567890123456789012345"), "big": 10**100}
+    assert stored.attributes == {
+        "id": "t",
+        "n": Decimal("0.1234567890123456789012345"),
+        "big": 10**100,
+    }
     with open_source(folder) as tree:
         analysis = analyse(tree)
         again = execute(tree, analysis, suggest_mappings(analysis), dry_run=False)

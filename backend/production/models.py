@@ -37,3 +37,6 @@ class PushToProduction(models.Model):
 
     class Meta:
         verbose_name_plural = "pushes to production"
+
+    def __str__(self) -> str:
+        return f"{self.quantity} × {self.product_id} by {self.pushed_by}"

@@ -19,7 +19,9 @@ class Stock(models.Model):
     created_at = models.DateTimeField()
     updated_at = models.DateTimeField(null=True, blank=True)
     extra = models.JSONField(
-        default=dict, blank=True, help_text="Attributes from DynamoDB that have no field of their own."
+        default=dict,
+        blank=True,
+        help_text="Attributes from DynamoDB that have no field of their own.",
     )
 
     class Meta:
@@ -38,3 +40,6 @@ class StockRemarks(models.Model):
 
     class Meta:
         verbose_name_plural = "stock remarks"
+
+    def __str__(self) -> str:
+        return f"{self.stock_id}: {self.remark[:40]}"

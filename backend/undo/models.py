@@ -22,6 +22,9 @@ class StockTransaction(models.Model):
     metadata = models.JSONField(default=dict, blank=True)
     created_at = models.DateTimeField()
 
+    def __str__(self) -> str:
+        return f"{self.id} {self.change:+d} {self.stock_id}"
+
 
 class UndoAction(models.Model):
     id = models.UUIDField(primary_key=True, default=uuid.uuid4)
@@ -33,3 +36,6 @@ class UndoAction(models.Model):
     performed_by = models.CharField(max_length=150)
     performed_at = models.DateTimeField()
     undone = models.BooleanField(default=False)
+
+    def __str__(self) -> str:
+        return f"{self.action_type} by {self.performed_by}"

@@ -23,15 +23,24 @@ class Reading(models.Model):
     token = models.UUIDField(null=True, blank=True)
     size = models.CharField(max_length=1, choices=[("S", "Small"), ("L", "Large")], blank=True)
 
+    def __str__(self) -> str:
+        return self.code
+
 
 class Counter(models.Model):
     """An AutoField primary key written explicitly (C16)."""
 
     name = models.CharField(max_length=40)
 
+    def __str__(self) -> str:
+        return self.name
+
 
 class Tag(models.Model):
     slug = models.SlugField(unique=True)
+
+    def __str__(self) -> str:
+        return self.slug
 
 
 class Article(models.Model):
@@ -40,3 +49,6 @@ class Article(models.Model):
     id = models.CharField(primary_key=True, max_length=20)
     title = models.CharField(max_length=100)
     tags = models.ManyToManyField(Tag, blank=True)
+
+    def __str__(self) -> str:
+        return self.title

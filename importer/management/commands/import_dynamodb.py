@@ -30,26 +30,47 @@ class Command(BaseCommand):
 
     def add_arguments(self, parser: CommandParser) -> None:
         parser.add_argument("--data-dir", required=True, help="Export folder or .zip file.")
-        parser.add_argument("--dry-run", action="store_true", help="Show what would change; write nothing.")
-        parser.add_argument("--mode", choices=Mode.values, help="insert, upsert (default) or replace.")
         parser.add_argument(
-            "--clear-tables", action="store_true", help="Clear the target tables first (= --mode replace)."
+            "--dry-run", action="store_true", help="Show what would change; write nothing."
         )
         parser.add_argument(
-            "--on-error", choices=ErrorPolicy.values, help="skip bad rows and report them (default), or abort."
+            "--mode", choices=Mode.values, help="insert, upsert (default) or replace."
         )
         parser.add_argument(
-            "--map", action="append", default=[], metavar="TABLE=app_label.Model",
+            "--clear-tables",
+            action="store_true",
+            help="Clear the target tables first (= --mode replace).",
+        )
+        parser.add_argument(
+            "--on-error",
+            choices=ErrorPolicy.values,
+            help="skip bad rows and report them (default), or abort.",
+        )
+        parser.add_argument(
+            "--map",
+            action="append",
+            default=[],
+            metavar="TABLE=app_label.Model",
             help="Send a table to a model ('raw' for importer.RawItem, 'skip' to leave it). Repeatable.",
         )
-        parser.add_argument("--mapping", metavar="FILE.json", help="A mapping file (as the wizard saves).")
         parser.add_argument(
-            "--save-mapping", metavar="FILE.json", help="Write the mapping used (to edit and reuse)."
+            "--mapping", metavar="FILE.json", help="A mapping file (as the wizard saves)."
         )
         parser.add_argument(
-            "--table", action="append", default=[], metavar="NAME", help="Only these tables. Repeatable."
+            "--save-mapping",
+            metavar="FILE.json",
+            help="Write the mapping used (to edit and reuse).",
         )
-        parser.add_argument("--error-report", metavar="FILE.csv", help="Write every problem to this CSV.")
+        parser.add_argument(
+            "--table",
+            action="append",
+            default=[],
+            metavar="NAME",
+            help="Only these tables. Repeatable.",
+        )
+        parser.add_argument(
+            "--error-report", metavar="FILE.csv", help="Write every problem to this CSV."
+        )
         parser.add_argument("--no-progress", action="store_true", help="No progress bar.")
 
     def handle(self, *args: Any, **options: Any) -> None:
@@ -67,13 +88,15 @@ class Command(BaseCommand):
         mode = Mode.REPLACE if options["clear_tables"] else options["mode"]
         targets = self._targets(options["map"])
         given = self._mapping_file(options["mapping"])
-        with open_source(
-            options["data_dir"],
-            max_upload_bytes=sys.maxsize,  # a local file: no upload limit, the zip checks still apply
-            max_members=conf.max_zip_members,
-            max_uncompressed_bytes=conf.max_uncompressed_bytes,
-            max_compression_ratio=conf.max_compression_ratio,
-        ) as tree:
+        with (
+            open_source(
+                options["data_dir"],
+                max_upload_bytes=sys.maxsize,  # a local file: no upload limit, the zip checks still apply
+                max_members=conf.max_zip_members,
+                max_uncompressed_bytes=conf.max_uncompressed_bytes,
+                max_compression_ratio=conf.max_compression_ratio,
+            ) as tree
+        ):
             analysis = analyse(tree, only=tuple(options["table"]), conf=conf)
             self.stdout.write(f"Found {len(analysis.tables)} table export directories")
             for table in analysis.tables:
@@ -82,12 +105,19 @@ class Command(BaseCommand):
             for warning in analysis.warnings:
                 self.stdout.write(self.style.WARNING(f"Warning: {warning}"))
             mappings = suggest_mappings(
-                analysis, targets=targets, given=given, mode=mode, on_error=options["on_error"], conf=conf
+                analysis,
+                targets=targets,
+                given=given,
+                mode=mode,
+                on_error=options["on_error"],
+                conf=conf,
             )
             if options["save_mapping"]:
                 Path(options["save_mapping"]).write_text(mappings.dumps(), encoding="utf-8")
                 self.stdout.write(f"Mapping written to {options['save_mapping']}")
-            readable = {table.name: table.profile for table in analysis.tables if table.error is None}
+            readable = {
+                table.name: table.profile for table in analysis.tables if table.error is None
+            }
             problems = validate_mappings(
                 {name: mapping for name, mapping in mappings.tables.items() if name in readable},
                 readable,
@@ -98,7 +128,7 @@ class Command(BaseCommand):
                     f"the mapping cannot work; fix it (--map, --mapping) and run again:\n{lines}"
                 )
             error_file = (
-                open(options["error_report"], "w", newline="", encoding="utf-8")  # noqa: SIM115
+                open(options["error_report"], "w", newline="", encoding="utf-8")
                 if options["error_report"]
                 else None
             )
@@ -109,7 +139,14 @@ class Command(BaseCommand):
                     progress=not options["no_progress"] and sys.stderr.isatty(),
                     total=sum(table.profile.items for table in analysis.tables),
                 )
-                report = execute(tree, analysis, mappings, dry_run=options["dry_run"], observer=observer, conf=conf)
+                report = execute(
+                    tree,
+                    analysis,
+                    mappings,
+                    dry_run=options["dry_run"],
+                    observer=observer,
+                    conf=conf,
+                )
             finally:
                 if error_file:
                     error_file.close()
@@ -121,7 +158,9 @@ class Command(BaseCommand):
         for pair in pairs:
             table, sep, target = pair.partition("=")
             if not sep or not table or not target:
-                raise CommandError(f"--map expects TABLE=app_label.Model (or TABLE=raw / TABLE=skip), got {pair!r}")
+                raise CommandError(
+                    f"--map expects TABLE=app_label.Model (or TABLE=raw / TABLE=skip), got {pair!r}"
+                )
             targets[table] = target
         return targets
 
@@ -134,7 +173,9 @@ class Command(BaseCommand):
             raise CommandError(f"cannot read mapping file {path}: {error.strerror}") from None
         return MappingSet.loads(text, source=path)
 
-    def _summary(self, report: RunReport, observer: CommandObserver, options: dict[str, Any]) -> None:
+    def _summary(
+        self, report: RunReport, observer: CommandObserver, options: dict[str, Any]
+    ) -> None:
         totals = report.totals()
         self.stdout.write("")
         verb = "would be" if report.dry_run else "were"
@@ -143,19 +184,27 @@ class Command(BaseCommand):
             f"{totals.get('new', 0)} new, {totals.get('updated', 0)} updated, "
             f"{totals.get('unchanged', 0)} unchanged, {totals.get('skipped', 0)} skipped, "
             f"{totals.get('errors', 0)} errors {verb} found"
-            + (f"; {totals.get('deleted', 0)} existing rows deleted" if totals.get("deleted") else "")
+            + (
+                f"; {totals.get('deleted', 0)} existing rows deleted"
+                if totals.get("deleted")
+                else ""
+            )
         )
         if report.dry_run:
             self.stdout.write("Dry run: nothing was written.")
         if options["error_report"]:
-            self.stdout.write(f"Error report: {options['error_report']} ({observer.problem_count} problems)")
+            self.stdout.write(
+                f"Error report: {options['error_report']} ({observer.problem_count} problems)"
+            )
         elif observer.shown:
             more = observer.problem_count - len(observer.shown) - len(observer.failed_tables)
             self.stdout.write(self.style.WARNING("Problems:"))
             for problem in observer.shown:
                 self.stdout.write(f"  {format_problem(problem)}")
             if more > 0:
-                self.stdout.write(f"  ... and {more} more (use --error-report FILE.csv to get them all)")
+                self.stdout.write(
+                    f"  ... and {more} more (use --error-report FILE.csv to get them all)"
+                )
 
 
 def format_problem(problem: RowProblem) -> str:
@@ -200,7 +249,9 @@ class CommandObserver:
 
     def file_finished(self, table: TableSource, data_file: DataFile, *, items: int) -> None:
         self._clear_bar()
-        self.command.stdout.write(f"  Processing {items} records from {data_file.path.rsplit('/', 1)[-1]}")
+        self.command.stdout.write(
+            f"  Processing {items} records from {data_file.path.rsplit('/', 1)[-1]}"
+        )
 
     def row(self, result: RowResult) -> None:
         self.done += 1
@@ -224,7 +275,9 @@ class CommandObserver:
         style = self.command.style
         if counts.imported or (not counts.errors and counts.read == 0 and not self._failed(table)):
             self.command.stdout.write(
-                style.SUCCESS(f"Successfully imported {counts.imported} records for table {table.name}")
+                style.SUCCESS(
+                    f"Successfully imported {counts.imported} records for table {table.name}"
+                )
             )
         elif self._failed(table):
             return

@@ -4,55 +4,82 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     initial = True
 
-    dependencies = [
-    ]
+    dependencies = []
 
     operations = [
         migrations.CreateModel(
-            name='Counter',
+            name="Counter",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('name', models.CharField(max_length=40)),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("name", models.CharField(max_length=40)),
             ],
         ),
         migrations.CreateModel(
-            name='Reading',
+            name="Reading",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('code', models.CharField(max_length=20, unique=True)),
-                ('label', models.CharField(blank=True, max_length=40)),
-                ('amount', models.DecimalField(blank=True, decimal_places=3, max_digits=9, null=True)),
-                ('small_amount', models.DecimalField(blank=True, decimal_places=4, max_digits=10, null=True)),
-                ('huge_amount', models.DecimalField(blank=True, decimal_places=0, max_digits=45, null=True)),
-                ('count', models.IntegerField(blank=True, null=True)),
-                ('big_count', models.BigIntegerField(blank=True, null=True)),
-                ('quantity', models.IntegerField(default=0)),
-                ('ratio', models.FloatField(blank=True, null=True)),
-                ('active', models.BooleanField(default=False)),
-                ('payload', models.JSONField(blank=True, null=True)),
-                ('blob', models.BinaryField(blank=True, null=True)),
-                ('seen_at', models.DateTimeField(blank=True, null=True)),
-                ('birth_date', models.DateField(blank=True, null=True)),
-                ('token', models.UUIDField(blank=True, null=True)),
-                ('size', models.CharField(blank=True, choices=[('S', 'Small'), ('L', 'Large')], max_length=1)),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("code", models.CharField(max_length=20, unique=True)),
+                ("label", models.CharField(blank=True, max_length=40)),
+                (
+                    "amount",
+                    models.DecimalField(blank=True, decimal_places=3, max_digits=9, null=True),
+                ),
+                (
+                    "small_amount",
+                    models.DecimalField(blank=True, decimal_places=4, max_digits=10, null=True),
+                ),
+                (
+                    "huge_amount",
+                    models.DecimalField(blank=True, decimal_places=0, max_digits=45, null=True),
+                ),
+                ("count", models.IntegerField(blank=True, null=True)),
+                ("big_count", models.BigIntegerField(blank=True, null=True)),
+                ("quantity", models.IntegerField(default=0)),
+                ("ratio", models.FloatField(blank=True, null=True)),
+                ("active", models.BooleanField(default=False)),
+                ("payload", models.JSONField(blank=True, null=True)),
+                ("blob", models.BinaryField(blank=True, null=True)),
+                ("seen_at", models.DateTimeField(blank=True, null=True)),
+                ("birth_date", models.DateField(blank=True, null=True)),
+                ("token", models.UUIDField(blank=True, null=True)),
+                (
+                    "size",
+                    models.CharField(
+                        blank=True, choices=[("S", "Small"), ("L", "Large")], max_length=1
+                    ),
+                ),
             ],
         ),
         migrations.CreateModel(
-            name='Tag',
+            name="Tag",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('slug', models.SlugField(unique=True)),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("slug", models.SlugField(unique=True)),
             ],
         ),
         migrations.CreateModel(
-            name='Article',
+            name="Article",
             fields=[
-                ('id', models.CharField(max_length=20, primary_key=True, serialize=False)),
-                ('title', models.CharField(max_length=100)),
-                ('tags', models.ManyToManyField(blank=True, to='testapp.tag')),
+                ("id", models.CharField(max_length=20, primary_key=True, serialize=False)),
+                ("title", models.CharField(max_length=100)),
+                ("tags", models.ManyToManyField(blank=True, to="testapp.tag")),
             ],
         ),
     ]
