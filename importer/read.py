@@ -1,0 +1,500 @@
+"""Stream the items of one data file, one at a time, each with the line its object starts on.
+
+Shapes: export lines {"Item": ...}; lines of bare items; scan pages {"Items": [...]} (one, several
+concatenated or one per line, or an array of pages); arrays of items or of {"Item": ...}. Gzip is
+sniffed by its magic bytes. Attribute values stay DynamoDB JSON: `deserialize` turns them into
+Python values.
+"""
+
+from __future__ import annotations
+
+import codecs
+import gzip
+import json
+import re
+import zipfile
+import zlib
+from collections.abc import Callable, Iterator
+from itertools import chain
+from typing import Any, BinaryIO
+
+from importer.archive import SourceTree
+from importer.errors import ReadError
+from importer.sources import DataFile, SourceItem
+
+# Keep equal to importer.conf.DEFAULTS (this module must not import Django).
+MAX_LINE_BYTES = 8 * 1024**2
+MAX_FILE_DECOMPRESSED_BYTES = 64 * 1024**3
+
+ION_REFUSED = (
+    "Amazon Ion data is not supported yet; export the table again with the DYNAMODB_JSON format"
+)
+INCREMENTAL_REFUSED = (
+    "this is an incremental export (change records with Keys/NewImage/OldImage), which is not "
+    "supported yet and must not be imported as items; use a full export of the table"
+)
+
+_CHUNK = 64 * 1024
+_GZIP_MAGIC = b"\x1f\x8b"
+_ION_TEXT = b"$ion_1_0"
+_ION_BINARY = b"\xe0\x01\x00\xea"
+_DATA_START = re.compile(rb"[^ \t\r\n]")
+_WHITESPACE = re.compile(r"[ \t\r\n]*")
+_DECODER = json.JSONDecoder()
+_TAGS = frozenset({"S", "N", "B", "SS", "NS", "BS", "M", "L", "NULL", "BOOL"})
+_CHANGE_KEYS = frozenset({"Keys", "NewImage", "OldImage"})
+_KIND_TEXT = {
+    "item": 'an {"Item": {...}} object',
+    "page": 'a scan page {"Items": [...]}',
+    "bare": "an item of typed attributes",
+}
+
+
+def iter_items(
+    tree: SourceTree,
+    data_file: DataFile,
+    *,
+    max_line_bytes: int = MAX_LINE_BYTES,
+    max_decompressed_bytes: int = MAX_FILE_DECOMPRESSED_BYTES,
+) -> Iterator[SourceItem]:
+    """Yield the file's items in order; raise ReadError (naming file and line) on bad input."""
+    path = data_file.path
+    if data_file.missing:
+        raise ReadError(f"listed in the manifest but missing from {tree.label}", file=path)
+    if path.endswith((".ion", ".ion.gz")):
+        raise ReadError(ION_REFUSED, file=path)
+    try:
+        with tree.open(path) as probe:
+            is_gzip = probe.read(len(_GZIP_MAGIC)) == _GZIP_MAGIC
+        stream = tree.open(path)
+    except (OSError, EOFError, zlib.error, zipfile.BadZipFile) as err:
+        raise ReadError(f"cannot be read ({err})", file=path) from err
+    with stream:
+        source = gzip.GzipFile(fileobj=stream, mode="rb") if is_gzip else stream
+        yield from _items(_content(source, max_decompressed_bytes), path, max_line_bytes)
+
+
+def count_items(
+    tree: SourceTree,
+    data_file: DataFile,
+    *,
+    max_line_bytes: int = MAX_LINE_BYTES,
+    max_decompressed_bytes: int = MAX_FILE_DECOMPRESSED_BYTES,
+) -> int:
+    """Count the file's items by reading it through (to check a manifest's itemCount)."""
+    items = iter_items(
+        tree,
+        data_file,
+        max_line_bytes=max_line_bytes,
+        max_decompressed_bytes=max_decompressed_bytes,
+    )
+    return sum(1 for _ in items)
+
+
+class _InvalidJSON(ValueError):
+    """A document is not JSON; the message is the parser's reason."""
+
+
+def _parse_json(raw: bytes) -> Any:
+    """Parse one JSON document; the one place to swap in a faster parser."""
+    try:
+        return json.loads(raw.decode("utf-8"))  # lines are UTF-8; skips json's encoding sniffing
+    except json.JSONDecodeError as err:
+        raise _InvalidJSON(err.msg) from err
+    except UnicodeDecodeError as err:
+        raise _InvalidJSON(f"not UTF-8 text ({err.reason})") from err
+
+
+# --- bytes: gunzip within a budget ----------------------------------------------------------
+
+
+class _Broken(Exception):
+    """The content stops early: corrupt or truncated gzip, damaged zip member, budget spent."""
+
+
+def _content(source: BinaryIO | gzip.GzipFile, budget: int) -> Iterator[bytes]:
+    """Yield the (decompressed) content in chunks; stop with _Broken past the byte budget."""
+    total = 0
+    while True:
+        try:
+            chunk = source.read(_CHUNK)
+        except EOFError as err:
+            raise _Broken("the gzip data is truncated (it ends before its end marker)") from err
+        except (gzip.BadGzipFile, zlib.error) as err:
+            raise _Broken(f"corrupt gzip data ({err})") from err
+        except zipfile.BadZipFile as err:
+            raise _Broken(f"damaged inside the zip ({err})") from err
+        except OSError as err:
+            raise _Broken(f"cannot be read ({err})") from err
+        if not chunk:
+            return
+        total += len(chunk)
+        if total > budget:
+            raise _Broken(f"the data is over the limit of {budget} bytes (once decompressed)")
+        yield chunk
+
+
+# --- shape: decided by the first value ------------------------------------------------------
+
+
+def _items(chunks: Iterator[bytes], path: str, max_line_bytes: int) -> Iterator[SourceItem]:
+    """Sniff the shape from the first line holding data, then read lines or a value stream."""
+    head, ended = _lookahead(chunks, path, max_line_bytes)
+    head = head.removeprefix(codecs.BOM_UTF8)
+    found = _DATA_START.search(head)
+    if found is None:
+        return  # empty, or only whitespace: an empty partition
+    start = found.start()
+    line = head.count(b"\n", 0, start) + 1
+    if head.startswith(_ION_TEXT, start) or head.startswith(_ION_BINARY):
+        raise ReadError(ION_REFUSED, file=path, line=line)
+    content = chain([head], chunks)
+    shape = _Shape(path)
+    if head[start : start + 1] == b"[":
+        yield from _stream_values(_Cursor(content, path, max_line_bytes), shape)
+    elif head[start : start + 1] == b"{" and _first_line_is_json(head, start, ended):
+        yield from _lines_values(_numbered_lines(content, path, max_line_bytes), path, shape)
+    elif head[start : start + 1] == b"{":  # pretty-printed, `}{`-concatenated or one long line
+        yield from _stream_values(_Cursor(content, path, max_line_bytes), shape)
+    else:
+        snippet = head[start : start + 20].decode("utf-8", "replace")
+        raise ReadError(
+            f"not DynamoDB JSON: the data starts with {snippet!r}", file=path, line=line
+        )
+
+
+def _lookahead(chunks: Iterator[bytes], path: str, max_line_bytes: int) -> tuple[bytes, bool]:
+    """Read until the first line holding data is complete or too long; say if the data ended."""
+    head = bytearray()
+    start = -1
+    try:
+        for chunk in chunks:
+            scanned = len(head)
+            head += chunk
+            if start < 0 and (found := _DATA_START.search(head, scanned)):
+                start = found.start()
+            if start >= 0 and (head.find(b"\n", start) >= 0 or len(head) - start > max_line_bytes):
+                return bytes(head), False
+    except _Broken as err:
+        raise ReadError(str(err), file=path, line=head.count(b"\n") + 1) from err
+    return bytes(head), True
+
+
+def _first_line_is_json(head: bytes, start: int, ended: bool) -> bool:
+    """Say whether the first line holding data is one whole JSON value: then it is JSON lines."""
+    end = head.find(b"\n", start)
+    if end < 0 and not ended:
+        return False  # longer than the look-ahead: only a value stream can hold it
+    try:
+        _parse_json(head[start:end] if end >= 0 else head[start:])
+    except _InvalidJSON:
+        return False
+    return True
+
+
+class _Shape:
+    """Hold every value of a file to the shape its first value set; turn values into items."""
+
+    def __init__(self, path: str) -> None:
+        self.path = path
+        self.kind: str | None = None
+
+    def items(self, value: Any, line: int) -> Iterator[SourceItem]:
+        """Yield the items one decoded value holds (one, or a page's worth)."""
+        kind = self.kind
+        if kind != "item" or type(value) is not dict or "Item" not in value:  # fast path first
+            kind = self.settle(value, line)
+        if kind == "page":
+            for index, element in enumerate(value["Items"]):
+                yield self.item(element, line, f"Items[{index}]")
+        elif kind == "item":
+            yield self.item(value["Item"], line, '"Item"')
+        else:
+            yield self.item(value, line, "the item")
+
+    def settle(self, value: Any, line: int) -> str:
+        """Return the value's kind; the first value fixes it, later ones must match."""
+        if self.kind == "bare" and isinstance(value, dict) and value and not _is_change(value):
+            return "bare"  # once items are bare, an attribute named "Item" is just an attribute
+        kind = _kind(value)
+        if kind is None and _is_change(value):
+            raise ReadError(INCREMENTAL_REFUSED, file=self.path, line=line)
+        if kind is None:
+            raise ReadError(
+                'not a DynamoDB item: expected an {"Item": {...}} line, a scan page '
+                f'{{"Items": [...]}} or an item of typed attributes, found {_describe(value)}',
+                file=self.path,
+                line=line,
+            )
+        self.expect(kind, line, value)
+        return kind
+
+    def expect(self, kind: str, line: int, value: Any) -> None:
+        """Fix the file's shape on the first value; refuse a later value of another shape."""
+        if self.kind not in (None, kind):
+            message = (
+                f"expected {_KIND_TEXT[self.kind]} like the first one, found {_describe(value)}"
+            )
+            raise ReadError(message, file=self.path, line=line)
+        self.kind = kind
+
+    def item(self, attributes: Any, line: int, where: str) -> SourceItem:
+        if not isinstance(attributes, dict):
+            message = f"{where} is {_describe(attributes)}, not an object of attributes"
+            raise ReadError(message, file=self.path, line=line)
+        return SourceItem(attributes=attributes, file=self.path, line=line)
+
+
+def _kind(value: Any) -> str | None:
+    if not isinstance(value, dict) or not value:
+        return None
+    if "Item" in value:
+        return "item"
+    if isinstance(value.get("Items"), list):
+        return "page"
+    if all(_is_attribute_value(attribute) for attribute in value.values()):
+        return "bare"
+    return None
+
+
+def _is_attribute_value(value: Any) -> bool:
+    # Case-insensitive: Data Pipeline exports wrote lower-case tags ({"s": ...}).
+    return isinstance(value, dict) and len(value) == 1 and next(iter(value)).upper() in _TAGS
+
+
+def _is_change(value: Any) -> bool:
+    return isinstance(value, dict) and bool(_CHANGE_KEYS & value.keys()) and _kind(value) is None
+
+
+def _describe(value: Any) -> str:
+    if isinstance(value, dict):
+        if not value:
+            return "an empty object"
+        keys = ", ".join(list(value)[:5]) + (", ..." if len(value) > 5 else "")
+        return f"an object with keys {keys}"
+    names = {list: "an array", str: "a string", bool: "true/false", type(None): "null"}
+    return names.get(type(value), "a number")
+
+
+# --- JSON lines -----------------------------------------------------------------------------
+
+
+def _numbered_lines(
+    chunks: Iterator[bytes], path: str, max_line_bytes: int
+) -> Iterator[tuple[int, bytes]]:
+    """Split the content into (line number, line) pairs; refuse a line over the cap."""
+    number = 1
+    pending: list[bytes] = []
+    pending_size = 0
+    too_long = f"the line is longer than {max_line_bytes} bytes, the limit for one item"
+    try:
+        for chunk in chunks:
+            pieces = chunk.split(b"\n")
+            for piece in pieces[:-1]:
+                if pending:
+                    piece = b"".join([*pending, piece])
+                    pending, pending_size = [], 0
+                if len(piece) > max_line_bytes:
+                    raise ReadError(too_long, file=path, line=number)
+                yield number, piece
+                number += 1
+            if pieces[-1]:
+                pending.append(pieces[-1])
+                pending_size += len(pieces[-1])
+                if pending_size > max_line_bytes:
+                    raise ReadError(too_long, file=path, line=number)
+    except _Broken as err:
+        raise ReadError(str(err), file=path, line=number) from err
+    if pending:
+        yield number, b"".join(pending)
+
+
+def _lines_values(
+    lines: Iterator[tuple[int, bytes]], path: str, shape: _Shape
+) -> Iterator[SourceItem]:
+    for number, line in lines:
+        if not line.strip():
+            continue
+        try:
+            value = _parse_json(line)
+        except _InvalidJSON as err:
+            raise ReadError(f"invalid JSON: {err}", file=path, line=number) from err
+        yield from shape.items(value, number)
+
+
+# --- a stream of JSON values (pretty-printed, concatenated, arrays) -------------------------
+
+
+class _Cursor:
+    """The decoded text of the content, read left to right, knowing the line it has reached.
+
+    Only the value being decoded is held in memory, so a huge scan page streams item by item.
+    """
+
+    def __init__(self, chunks: Iterator[bytes], path: str, max_value_bytes: int) -> None:
+        self._chunks = chunks
+        self._decode = codecs.getincrementaldecoder("utf-8")().decode
+        self._cap = max_value_bytes
+        self._ended = False
+        self.path = path
+        self.text = ""
+        self.pos = 0
+        self.line = 1
+
+    def peek(self) -> str:
+        """Skip whitespace; return the next character, or "" at the end of the content."""
+        while True:
+            self._move(_WHITESPACE.match(self.text, self.pos).end())  # type: ignore[union-attr]
+            if self.pos < len(self.text):
+                return self.text[self.pos]
+            if not self._fill():
+                return ""
+
+    def skip(self) -> None:
+        """Step over the character `peek` returned."""
+        self._move(self.pos + 1)
+
+    def value(self) -> tuple[Any, int]:
+        """Decode the JSON value at the read position; return it with the line it starts on."""
+        if not self.peek():
+            raise self.error("Expecting value")
+        line = self.line
+        while True:
+            try:
+                value, end = _DECODER.raw_decode(self.text, self.pos)
+            except json.JSONDecodeError as err:
+                if self._ended or not _maybe_cut_short(err, self.text):
+                    raise self.error(err.msg, at=err.pos) from err
+                self._read_more()
+                continue
+            if end < len(self.text) or self._ended:  # a number at the very end may go on
+                if end - self.pos > self._cap:
+                    raise self._too_long()
+                self._move(end)
+                return value, line
+            self._read_more()
+
+    def error(self, reason: str, *, at: int | None = None) -> ReadError:
+        """Build an "invalid JSON" error for the read position (or offset `at` in the text)."""
+        at = self.pos if at is None else at
+        if self._ended and (at >= len(self.text.rstrip()) or reason.startswith("Unterminated")):
+            reason = "the data ends in the middle of a value"
+        line = self.line + self.text.count("\n", self.pos, at)
+        return ReadError(f"invalid JSON: {reason}", file=self.path, line=line)
+
+    def _move(self, end: int) -> None:
+        self.line += self.text.count("\n", self.pos, end)
+        self.pos = end
+
+    def _fill(self) -> bool:
+        """Append the next chunk's text, dropping what was read; False once nothing is left."""
+        if self._ended:
+            return False
+        try:
+            chunk = next(self._chunks, None)
+            text = self._decode(chunk or b"", final=chunk is None)
+        except _Broken as err:
+            line = self.line + self.text.count("\n", self.pos)
+            raise ReadError(str(err), file=self.path, line=line) from err
+        except UnicodeDecodeError as err:
+            raise ReadError(
+                f"not UTF-8 text ({err.reason})", file=self.path, line=self.line
+            ) from err
+        self._ended = chunk is None
+        self.text = self.text[self.pos :] + text
+        self.pos = 0
+        return bool(text) or not self._ended
+
+    def _too_long(self) -> ReadError:
+        message = f"a JSON value is longer than {self._cap} bytes, the limit for one item"
+        return ReadError(message, file=self.path, line=self.line)
+
+    def _read_more(self) -> None:
+        """Read at least as much again as the value under decoding holds (so retries stay rare)."""
+        held = len(self.text) - self.pos
+        if held > self._cap:
+            raise self._too_long()
+        while len(self.text) - self.pos < 2 * held + 1 and self._fill():
+            pass
+
+
+def _maybe_cut_short(err: json.JSONDecodeError, text: str) -> bool:
+    # The decoder cannot say "incomplete": an unterminated string, or an error within a token's
+    # length of the end of the text, may just be a value split across chunks.
+    return err.msg.startswith("Unterminated string") or err.pos >= len(text) - 8
+
+
+def _stream_values(cursor: _Cursor, shape: _Shape) -> Iterator[SourceItem]:
+    """Yield the items of top-level values: pages, items, or arrays of either."""
+    while char := cursor.peek():
+        if char == "[":
+            cursor.skip()
+            yield from _array(cursor, lambda index: _element(cursor, shape))
+        elif char == "{":
+            yield from _element(cursor, shape)
+        else:
+            raise ReadError(
+                f"not DynamoDB JSON: found {char!r} where an object or array should start",
+                file=cursor.path,
+                line=cursor.line,
+            )
+
+
+def _element(cursor: _Cursor, shape: _Shape) -> Iterator[SourceItem]:
+    """Yield the items of one object (or stray value); stream a scan page's Items."""
+    if cursor.peek() != "{" or shape.kind in ("item", "bare"):
+        value, line = cursor.value()
+        yield from shape.items(value, line)
+        return
+    line = cursor.line
+    cursor.skip()
+    members: dict[str, Any] = {}
+    is_page = False
+    if cursor.peek() == "}":
+        cursor.skip()
+    else:
+        while True:
+            if cursor.peek() != '"':
+                raise cursor.error("Expecting property name enclosed in double quotes")
+            key, _ = cursor.value()
+            if cursor.peek() != ":":
+                raise cursor.error("Expecting ':' delimiter")
+            cursor.skip()
+            if key == "Items" and cursor.peek() == "[":
+                shape.expect("page", line, {"Items": []})
+                is_page = True
+                cursor.skip()
+                yield from _array(cursor, lambda index: _page_item(cursor, shape, index))
+            else:
+                members[key], _ = cursor.value()
+            char = cursor.peek()
+            if char not in ("}", ","):
+                raise cursor.error("Expecting ',' delimiter")
+            cursor.skip()
+            if char == "}":
+                break
+    if not is_page:
+        yield from shape.items(members, line)
+
+
+def _page_item(cursor: _Cursor, shape: _Shape, index: int) -> Iterator[SourceItem]:
+    value, line = cursor.value()
+    yield shape.item(value, line, f"Items[{index}]")
+
+
+def _array(cursor: _Cursor, each: Callable[[int], Iterator[SourceItem]]) -> Iterator[SourceItem]:
+    """Walk an array whose "[" was read, yielding what `each` yields for every element."""
+    if cursor.peek() == "]":
+        cursor.skip()
+        return
+    index = 0
+    while True:
+        yield from each(index)
+        index += 1
+        char = cursor.peek()
+        if char == "]":
+            cursor.skip()
+            return
+        if char != ",":
+            raise cursor.error("Expecting ',' delimiter")
+        cursor.skip()

@@ -1,0 +1,41 @@
+"""Shared test helpers: the public export corpus, and small zips built in tmp_path."""
+
+from __future__ import annotations
+
+import zipfile
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[1]
+# shared/ sits beside the repository (here and in CI), never inside it.
+CORPUS = REPO.parent / "shared" / "corpus" / "public"
+
+
+@pytest.fixture
+def make_zip(tmp_path: Path) -> Callable[..., Path]:
+    """Return a function writing {member name: bytes} into tmp_path/<name> as a deflated zip."""
+
+    def make(members: dict[str, bytes], name: str = "upload.zip") -> Path:
+        path = tmp_path / name
+        with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as archive:
+            for member, content in members.items():
+                archive.writestr(member, content)
+        return path
+
+    return make
+
+
+@pytest.fixture
+def zip_folder(make_zip: Callable[..., Path]) -> Callable[..., Path]:
+    """Return a function zipping a folder's files under a prefix ("" zips from inside it)."""
+
+    def zip_it(folder: Path, prefix: str = "", name: str = "upload.zip") -> Path:
+        files = sorted(path for path in folder.rglob("*") if path.is_file())
+        return make_zip(
+            {prefix + path.relative_to(folder).as_posix(): path.read_bytes() for path in files},
+            name,
+        )
+
+    return zip_it
