@@ -14,12 +14,13 @@ import json
 import re
 import zipfile
 import zlib
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from itertools import chain
 from typing import Any, BinaryIO
 
 from importer.archive import SourceTree
 from importer.errors import ReadError
+from importer.jsonstream import Broken, Cursor, stream_values
 from importer.sources import DataFile, SourceItem
 
 # Keep equal to importer.conf.DEFAULTS (this module must not import Django).
@@ -39,8 +40,6 @@ _GZIP_MAGIC = b"\x1f\x8b"
 _ION_TEXT = b"$ion_1_0"
 _ION_BINARY = b"\xe0\x01\x00\xea"
 _DATA_START = re.compile(rb"[^ \t\r\n]")
-_WHITESPACE = re.compile(r"[ \t\r\n]*")
-_DECODER = json.JSONDecoder()
 _TAGS = frozenset({"S", "N", "B", "SS", "NS", "BS", "M", "L", "NULL", "BOOL"})
 _CHANGE_KEYS = frozenset({"Keys", "NewImage", "OldImage"})
 _KIND_TEXT = {
@@ -108,29 +107,25 @@ def _parse_json(raw: bytes) -> Any:
 # --- bytes: gunzip within a budget ----------------------------------------------------------
 
 
-class _Broken(Exception):
-    """The content stops early: corrupt or truncated gzip, damaged zip member, budget spent."""
-
-
 def _content(source: BinaryIO | gzip.GzipFile, budget: int) -> Iterator[bytes]:
-    """Yield the (decompressed) content in chunks; stop with _Broken past the byte budget."""
+    """Yield the (decompressed) content in chunks; stop with Broken past the byte budget."""
     total = 0
     while True:
         try:
             chunk = source.read(_CHUNK)
         except EOFError as err:
-            raise _Broken("the gzip data is truncated (it ends before its end marker)") from err
+            raise Broken("the gzip data is truncated (it ends before its end marker)") from err
         except (gzip.BadGzipFile, zlib.error) as err:
-            raise _Broken(f"corrupt gzip data ({err})") from err
+            raise Broken(f"corrupt gzip data ({err})") from err
         except zipfile.BadZipFile as err:
-            raise _Broken(f"damaged inside the zip ({err})") from err
+            raise Broken(f"damaged inside the zip ({err})") from err
         except OSError as err:
-            raise _Broken(f"cannot be read ({err})") from err
+            raise Broken(f"cannot be read ({err})") from err
         if not chunk:
             return
         total += len(chunk)
         if total > budget:
-            raise _Broken(f"the data is over the limit of {budget} bytes (once decompressed)")
+            raise Broken(f"the data is over the limit of {budget} bytes (once decompressed)")
         yield chunk
 
 
@@ -151,11 +146,11 @@ def _items(chunks: Iterator[bytes], path: str, max_line_bytes: int) -> Iterator[
     content = chain([head], chunks)
     shape = _Shape(path)
     if head[start : start + 1] == b"[":
-        yield from _stream_values(_Cursor(content, path, max_line_bytes), shape)
+        yield from stream_values(Cursor(content, path, max_line_bytes), shape)
     elif head[start : start + 1] == b"{" and _first_line_is_json(head, start, ended):
         yield from _lines_values(_numbered_lines(content, path, max_line_bytes), path, shape)
     elif head[start : start + 1] == b"{":  # pretty-printed, `}{`-concatenated or one long line
-        yield from _stream_values(_Cursor(content, path, max_line_bytes), shape)
+        yield from stream_values(Cursor(content, path, max_line_bytes), shape)
     else:
         snippet = head[start : start + 20].decode("utf-8", "replace")
         raise ReadError(
@@ -175,7 +170,7 @@ def _lookahead(chunks: Iterator[bytes], path: str, max_line_bytes: int) -> tuple
                 start = found.start()
             if start >= 0 and (head.find(b"\n", start) >= 0 or len(head) - start > max_line_bytes):
                 return bytes(head), False
-    except _Broken as err:
+    except Broken as err:
         raise ReadError(str(err), file=path, line=head.count(b"\n") + 1) from err
     return bytes(head), True
 
@@ -303,7 +298,7 @@ def _numbered_lines(
                 pending_size += len(pieces[-1])
                 if pending_size > max_line_bytes:
                     raise ReadError(too_long, file=path, line=number)
-    except _Broken as err:
+    except Broken as err:
         raise ReadError(str(err), file=path, line=number) from err
     if pending:
         yield number, b"".join(pending)
@@ -320,181 +315,3 @@ def _lines_values(
         except _InvalidJSON as err:
             raise ReadError(f"invalid JSON: {err}", file=path, line=number) from err
         yield from shape.items(value, number)
-
-
-# --- a stream of JSON values (pretty-printed, concatenated, arrays) -------------------------
-
-
-class _Cursor:
-    """The decoded text of the content, read left to right, knowing the line it has reached.
-
-    Only the value being decoded is held in memory, so a huge scan page streams item by item.
-    """
-
-    def __init__(self, chunks: Iterator[bytes], path: str, max_value_bytes: int) -> None:
-        self._chunks = chunks
-        self._decode = codecs.getincrementaldecoder("utf-8")().decode
-        self._cap = max_value_bytes
-        self._ended = False
-        self.path = path
-        self.text = ""
-        self.pos = 0
-        self.line = 1
-
-    def peek(self) -> str:
-        """Skip whitespace; return the next character, or "" at the end of the content."""
-        while True:
-            self._move(_WHITESPACE.match(self.text, self.pos).end())  # type: ignore[union-attr]
-            if self.pos < len(self.text):
-                return self.text[self.pos]
-            if not self._fill():
-                return ""
-
-    def skip(self) -> None:
-        """Step over the character `peek` returned."""
-        self._move(self.pos + 1)
-
-    def value(self) -> tuple[Any, int]:
-        """Decode the JSON value at the read position; return it with the line it starts on."""
-        if not self.peek():
-            raise self.error("Expecting value")
-        line = self.line
-        while True:
-            try:
-                value, end = _DECODER.raw_decode(self.text, self.pos)
-            except json.JSONDecodeError as err:
-                if self._ended or not _maybe_cut_short(err, self.text):
-                    raise self.error(err.msg, at=err.pos) from err
-                self._read_more()
-                continue
-            if end < len(self.text) or self._ended:  # a number at the very end may go on
-                if end - self.pos > self._cap:
-                    raise self._too_long()
-                self._move(end)
-                return value, line
-            self._read_more()
-
-    def error(self, reason: str, *, at: int | None = None) -> ReadError:
-        """Build an "invalid JSON" error for the read position (or offset `at` in the text)."""
-        at = self.pos if at is None else at
-        if self._ended and (at >= len(self.text.rstrip()) or reason.startswith("Unterminated")):
-            reason = "the data ends in the middle of a value"
-        line = self.line + self.text.count("\n", self.pos, at)
-        return ReadError(f"invalid JSON: {reason}", file=self.path, line=line)
-
-    def _move(self, end: int) -> None:
-        self.line += self.text.count("\n", self.pos, end)
-        self.pos = end
-
-    def _fill(self) -> bool:
-        """Append the next chunk's text, dropping what was read; False once nothing is left."""
-        if self._ended:
-            return False
-        try:
-            chunk = next(self._chunks, None)
-            text = self._decode(chunk or b"", final=chunk is None)
-        except _Broken as err:
-            line = self.line + self.text.count("\n", self.pos)
-            raise ReadError(str(err), file=self.path, line=line) from err
-        except UnicodeDecodeError as err:
-            raise ReadError(
-                f"not UTF-8 text ({err.reason})", file=self.path, line=self.line
-            ) from err
-        self._ended = chunk is None
-        self.text = self.text[self.pos :] + text
-        self.pos = 0
-        return bool(text) or not self._ended
-
-    def _too_long(self) -> ReadError:
-        message = f"a JSON value is longer than {self._cap} bytes, the limit for one item"
-        return ReadError(message, file=self.path, line=self.line)
-
-    def _read_more(self) -> None:
-        """Read at least as much again as the value under decoding holds (so retries stay rare)."""
-        held = len(self.text) - self.pos
-        if held > self._cap:
-            raise self._too_long()
-        while len(self.text) - self.pos < 2 * held + 1 and self._fill():
-            pass
-
-
-def _maybe_cut_short(err: json.JSONDecodeError, text: str) -> bool:
-    # The decoder cannot say "incomplete": an unterminated string, or an error within a token's
-    # length of the end of the text, may just be a value split across chunks.
-    return err.msg.startswith("Unterminated string") or err.pos >= len(text) - 8
-
-
-def _stream_values(cursor: _Cursor, shape: _Shape) -> Iterator[SourceItem]:
-    """Yield the items of top-level values: pages, items, or arrays of either."""
-    while char := cursor.peek():
-        if char == "[":
-            cursor.skip()
-            yield from _array(cursor, lambda index: _element(cursor, shape))
-        elif char == "{":
-            yield from _element(cursor, shape)
-        else:
-            raise ReadError(
-                f"not DynamoDB JSON: found {char!r} where an object or array should start",
-                file=cursor.path,
-                line=cursor.line,
-            )
-
-
-def _element(cursor: _Cursor, shape: _Shape) -> Iterator[SourceItem]:
-    """Yield the items of one object (or stray value); stream a scan page's Items."""
-    if cursor.peek() != "{" or shape.kind in ("item", "bare"):
-        value, line = cursor.value()
-        yield from shape.items(value, line)
-        return
-    line = cursor.line
-    cursor.skip()
-    members: dict[str, Any] = {}
-    is_page = False
-    if cursor.peek() == "}":
-        cursor.skip()
-    else:
-        while True:
-            if cursor.peek() != '"':
-                raise cursor.error("Expecting property name enclosed in double quotes")
-            key, _ = cursor.value()
-            if cursor.peek() != ":":
-                raise cursor.error("Expecting ':' delimiter")
-            cursor.skip()
-            if key == "Items" and cursor.peek() == "[":
-                shape.expect("page", line, {"Items": []})
-                is_page = True
-                cursor.skip()
-                yield from _array(cursor, lambda index: _page_item(cursor, shape, index))
-            else:
-                members[key], _ = cursor.value()
-            char = cursor.peek()
-            if char not in ("}", ","):
-                raise cursor.error("Expecting ',' delimiter")
-            cursor.skip()
-            if char == "}":
-                break
-    if not is_page:
-        yield from shape.items(members, line)
-
-
-def _page_item(cursor: _Cursor, shape: _Shape, index: int) -> Iterator[SourceItem]:
-    value, line = cursor.value()
-    yield shape.item(value, line, f"Items[{index}]")
-
-
-def _array(cursor: _Cursor, each: Callable[[int], Iterator[SourceItem]]) -> Iterator[SourceItem]:
-    """Walk an array whose "[" was read, yielding what `each` yields for every element."""
-    if cursor.peek() == "]":
-        cursor.skip()
-        return
-    index = 0
-    while True:
-        yield from each(index)
-        index += 1
-        char = cursor.peek()
-        if char == "]":
-            cursor.skip()
-            return
-        if char != ",":
-            raise cursor.error("Expecting ',' delimiter")
-        cursor.skip()
