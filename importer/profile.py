@@ -41,7 +41,9 @@ class AttributeProfile:
 
     @property
     def type_names(self) -> str:
-        return ", ".join(f"{TYPE_NAMES.get(tag, tag)} ×{count}" for tag, count in self.types.items())
+        return ", ".join(
+            f"{TYPE_NAMES.get(tag, tag)} ×{count}" for tag, count in self.types.items()
+        )
 
     @property
     def has_conflict(self) -> bool:
@@ -50,6 +52,31 @@ class AttributeProfile:
 
     def presence(self, items: int) -> float:
         return 100.0 * self.present / items if items else 0.0
+
+    def to_json(self) -> dict[str, Any]:
+        """Return this profile as JSON-ready data (numbers as exact decimal strings)."""
+        return {
+            "name": self.name,
+            "present": self.present,
+            "types": dict(self.types),
+            "samples": list(self.samples),
+            "unique": self.unique,
+            "number_min": None if self.number_min is None else str(self.number_min),
+            "number_max": None if self.number_max is None else str(self.number_max),
+        }
+
+    @classmethod
+    def from_json(cls, body: dict[str, Any]) -> AttributeProfile:
+        """Rebuild a profile saved with `to_json`."""
+        return cls(
+            name=body["name"],
+            present=body["present"],
+            types=dict(body["types"]),
+            samples=tuple(body["samples"]),
+            unique=body["unique"],
+            number_min=None if body.get("number_min") is None else Decimal(body["number_min"]),
+            number_max=None if body.get("number_max") is None else Decimal(body["number_max"]),
+        )
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -64,6 +91,27 @@ class TableProfile:
 
     def attribute(self, name: str) -> AttributeProfile | None:
         return next((attr for attr in self.attributes if attr.name == name), None)
+
+    def to_json(self) -> dict[str, Any]:
+        """Return this profile as JSON-ready data, to keep an analysis without re-reading."""
+        return {
+            "table": self.table,
+            "items": self.items,
+            "attributes": [attribute.to_json() for attribute in self.attributes],
+            "key_candidates": list(self.key_candidates),
+            "invalid_items": self.invalid_items,
+        }
+
+    @classmethod
+    def from_json(cls, body: dict[str, Any]) -> TableProfile:
+        """Rebuild a profile saved with `to_json`."""
+        return cls(
+            table=body["table"],
+            items=body["items"],
+            attributes=tuple(AttributeProfile.from_json(item) for item in body["attributes"]),
+            key_candidates=tuple(body["key_candidates"]),
+            invalid_items=body.get("invalid_items", 0),
+        )
 
 
 @dataclass(slots=True)

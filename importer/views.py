@@ -1,0 +1,449 @@
+"""The upload wizard's views: thin doors that gather input, call importer.jobs and render a step.
+
+Every view is staff only. HTMX requests get the page's fragment (`"page.html#fragment"`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+from django.contrib import messages
+from django.contrib.admin.views.decorators import staff_member_required
+from django.core.paginator import Paginator
+from django.http import (
+    Http404,
+    HttpRequest,
+    HttpResponse,
+    HttpResponseBase,
+    StreamingHttpResponse,
+)
+from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import NoReverseMatch, reverse
+from django.utils.html import escape
+from django.views.decorators.http import require_GET, require_http_methods, require_POST
+from django_htmx.http import HttpResponseClientRedirect, HttpResponseClientRefresh
+from django_htmx.middleware import HtmxDetails
+
+from . import jobs
+from .errors import ImporterError
+from .forms import MappingFileForm, TableMappingForm, UploadForm
+from .mapping import RAW, SKIP, MappingSet, resolve_model
+from .models import ImportJob, ImportRow, Phase, TableImport
+from .outcomes import Outcome
+from .report import ErrorCsvWriter
+from .validation import MappingProblem, validate_mapping
+
+Status = ImportJob.Status
+DIFF_PAGE_SIZE = 50
+HISTORY_PAGE_SIZE = 25
+MAX_MAPPING_FILE_BYTES = 5 * 1024**2
+
+
+class HtmxHttpRequest(HttpRequest):
+    htmx: HtmxDetails
+
+
+# --- upload ----------------------------------------------------------------------------------
+
+
+@staff_member_required
+@require_http_methods(["GET", "POST"])
+def upload(request: HtmxHttpRequest) -> HttpResponse:
+    if request.method == "POST":
+        form = UploadForm(request.POST, request.FILES)
+        if form.is_valid():
+            reuse = _reusable(form.cleaned_data.get("reuse"))
+            job = jobs.create_job(
+                upload=form.cleaned_data["upload"], user=request.user, reuse=reuse
+            )
+            jobs.start_analysis(job)
+            job.refresh_from_db()
+            if job.status == Status.FAILED:
+                messages.error(request, job.error_message)
+            url = reverse("importer:job", args=[job.pk])
+            return HttpResponseClientRedirect(url) if request.htmx else redirect(url)
+    else:
+        form = UploadForm(initial={"reuse": request.GET.get("reuse") or None})
+    reuse = _reusable(form["reuse"].value())
+    template = "importer/upload.html#upload-form" if request.htmx else "importer/upload.html"
+    return render(request, template, {"form": form, "reuse": reuse, "step": "upload"})
+
+
+def _reusable(value: Any) -> ImportJob | None:
+    try:
+        pk = int(value)
+    except (TypeError, ValueError):
+        return None
+    return ImportJob.objects.filter(pk=pk, mapping__isnull=False).first()
+
+
+# --- job: progress and tables found ----------------------------------------------------------
+
+
+@staff_member_required
+@require_GET
+def job_detail(request: HtmxHttpRequest, pk: int) -> HttpResponse:
+    job = get_object_or_404(ImportJob, pk=pk)
+    return render(
+        request,
+        "importer/job.html",
+        {"job": job, "tables": job.tables.all(), "step": _step(job), "next_url": resume_url(job)},
+    )
+
+
+@staff_member_required
+@require_GET
+def progress(request: HtmxHttpRequest, pk: int) -> HttpResponse:
+    job = get_object_or_404(ImportJob, pk=pk)
+    if request.htmx and not job.is_working:
+        # The phase has ended: reload the page so it shows the phase's result (the poll stops).
+        return HttpResponseClientRefresh()
+    return render(request, "importer/partials/progress.html", {"job": job})
+
+
+# --- mapping ---------------------------------------------------------------------------------
+
+
+@staff_member_required
+@require_http_methods(["GET", "POST"])
+def mapping(request: HtmxHttpRequest, pk: int) -> HttpResponse:
+    job = get_object_or_404(ImportJob, pk=pk)
+    if job.status not in jobs.MAPPABLE or not job.tables.exists():
+        messages.error(
+            request,
+            f"Import #{job.pk} is {job.get_status_display().lower()}: its mapping cannot be changed now.",
+        )
+        return redirect(resume_url(job))
+    current = jobs.job_mappings(job)
+    tables = list(job.tables.all())
+    data = request.POST if request.method == "POST" else None
+    forms = [
+        TableMappingForm(
+            data, table=table, profile=jobs.table_profile(table), mapping=current.tables[table.name]
+        )
+        for table in tables
+    ]
+    problems: list[MappingProblem] = []
+    if request.method == "POST":
+        if all(form.is_valid() for form in forms):
+            chosen = MappingSet(tables={form.table.name: form.to_mapping() for form in forms})
+            try:
+                problems = jobs.save_mapping(job, chosen)
+            except ImporterError as error:
+                messages.error(request, str(error))
+                return redirect(resume_url(job))
+            if not problems:
+                if "preview" in request.POST:
+                    return _dry_run(request, job)
+                messages.success(request, "Mapping saved.")
+                return redirect("importer:mapping", pk=job.pk)
+            messages.error(request, "The mapping cannot work yet: see the problems marked below.")
+        else:
+            messages.error(request, "Some choices are not valid: see the fields marked below.")
+    else:
+        problems = jobs.check_mapping(job, current)
+    blocks = [_table_block(job, form, problems) for form in forms]
+    return render(
+        request,
+        "importer/mapping.html",
+        {
+            "job": job,
+            "blocks": blocks,
+            "file_form": MappingFileForm(),
+            "step": "map",
+            "has_problems": bool(problems),
+        },
+    )
+
+
+@staff_member_required
+@require_GET
+def mapping_table(request: HtmxHttpRequest, pk: int, position: int) -> HttpResponse:
+    """One table's key, mode and attribute rows, re-suggested for the target chosen in the select."""
+    job = get_object_or_404(ImportJob, pk=pk)
+    table = get_object_or_404(TableImport, job=job, position=position)
+    target = request.GET.get(f"t{position}-target") or RAW
+    try:
+        if target not in (RAW, SKIP):
+            resolve_model(target)
+        suggestion = jobs.suggest_table(table, target=target)
+    except ImporterError as error:
+        return HttpResponse(f'<div class="alert alert-danger">{escape(str(error))}</div>')
+    form = TableMappingForm(table=table, profile=jobs.table_profile(table), mapping=suggestion)
+    problems = validate_mapping(suggestion, jobs.table_profile(table))
+    block = _table_block(job, form, problems)
+    return render(request, "importer/mapping.html#table-detail", {"job": job, "block": block})
+
+
+def _table_block(
+    job: ImportJob, form: TableMappingForm, problems: list[MappingProblem]
+) -> dict[str, Any]:
+    mine = [problem for problem in problems if problem.table == form.table.name]
+    attributes = {attribute.name for attribute in form.profile.attributes}
+    by_attribute: dict[str, list[str]] = {}
+    general = []
+    for problem in mine:
+        if problem.attribute in attributes:
+            by_attribute.setdefault(problem.attribute, []).append(problem.message)
+        else:
+            general.append(problem.message)
+    return {
+        "table": form.table,
+        "form": form,
+        "rows": form.attribute_rows(by_attribute),
+        "problems": general,
+        "problem_count": len(mine),
+        "fragment_url": reverse("importer:mapping_table", args=[job.pk, form.table.position]),
+    }
+
+
+@staff_member_required
+@require_GET
+def mapping_download(request: HtmxHttpRequest, pk: int) -> HttpResponse:
+    job = get_object_or_404(ImportJob, pk=pk)
+    if not job.tables.exists():
+        raise Http404("this import has no analysed tables")
+    response = HttpResponse(jobs.mapping_json(job), content_type="application/json")
+    response["Content-Disposition"] = f'attachment; filename="import-{job.pk}-mapping.json"'
+    return response
+
+
+@staff_member_required
+@require_POST
+def mapping_upload(request: HtmxHttpRequest, pk: int) -> HttpResponse:
+    job = get_object_or_404(ImportJob, pk=pk)
+    form = MappingFileForm(request.POST, request.FILES)
+    if not form.is_valid():
+        messages.error(request, "Choose a mapping file (.json) to upload.")
+        return redirect(resume_url(job))
+    upload_file = form.cleaned_data["mapping_file"]
+    if upload_file.size > MAX_MAPPING_FILE_BYTES:
+        messages.error(request, f"{upload_file.name} is too big for a mapping file.")
+        return redirect(resume_url(job))
+    try:
+        problems = jobs.load_mapping_file(job, upload_file.read(), name=upload_file.name)
+    except ImporterError as error:
+        messages.error(request, str(error))
+        return redirect(resume_url(job))
+    if problems:
+        for problem in problems:
+            messages.error(request, f"{problem.table}: {problem.message}")
+        messages.error(request, f"{upload_file.name} was not applied: fix the problems above.")
+    else:
+        messages.success(request, f"Mapping loaded from {upload_file.name}.")
+    return redirect("importer:mapping", pk=job.pk)
+
+
+# --- dry run preview -------------------------------------------------------------------------
+
+
+@staff_member_required
+@require_POST
+def dry_run(request: HtmxHttpRequest, pk: int) -> HttpResponse:
+    job = get_object_or_404(ImportJob, pk=pk)
+    return _dry_run(request, job)
+
+
+def _dry_run(request: HtmxHttpRequest, job: ImportJob) -> HttpResponse:
+    try:
+        jobs.dry_run_job(job)
+    except ImporterError as error:
+        messages.error(request, str(error))
+        return redirect(resume_url(job))
+    return redirect("importer:preview", pk=job.pk)
+
+
+@staff_member_required
+@require_GET
+def preview(request: HtmxHttpRequest, pk: int) -> HttpResponse:
+    job = get_object_or_404(ImportJob, pk=pk)
+    if "plan" not in job.summary and job.status != Status.PLANNING:
+        messages.error(request, "Run the dry run first: the preview shows what it found.")
+        return redirect(resume_url(job))
+    outcome = request.GET.get("outcome", "")
+    if outcome not in Outcome.values:
+        outcome = ""
+    rows = ImportRow.objects.filter(job=job, phase=Phase.DRY_RUN).select_related("table")
+    if outcome:
+        rows = rows.filter(outcome=outcome)
+    page = Paginator(rows.order_by("id"), DIFF_PAGE_SIZE).get_page(request.GET.get("page"))
+    context = {
+        "job": job,
+        "count_rows": [(table, "") for table in job.tables.all()],
+        "page": page,
+        "outcome": outcome,
+        "outcomes": Outcome.choices,
+        "step": "preview",
+        "counts_key": "plan",
+    }
+    template = "importer/preview.html#diff" if request.htmx else "importer/preview.html"
+    return render(request, template, context)
+
+
+@staff_member_required
+@require_GET
+def errors_csv(request: HtmxHttpRequest, pk: int) -> StreamingHttpResponse:
+    job = get_object_or_404(ImportJob, pk=pk)
+    phase = request.GET.get("phase") or (Phase.IMPORT if "load" in job.summary else Phase.DRY_RUN)
+    if phase not in Phase.values:
+        raise Http404("unknown phase")
+    response = StreamingHttpResponse(_csv_lines(job, phase), content_type="text/csv; charset=utf-8")
+    response["Content-Disposition"] = f'attachment; filename="import-{job.pk}-{phase}-errors.csv"'
+    return response
+
+
+class _LineBuffer:
+    def __init__(self) -> None:
+        self.text = ""
+
+    def write(self, text: str) -> int:
+        self.text += text
+        return len(text)
+
+    def take(self) -> str:
+        text, self.text = self.text, ""
+        return text
+
+
+def _csv_lines(job: ImportJob, phase: str) -> Iterator[str]:
+    buffer = _LineBuffer()
+    writer = ErrorCsvWriter(buffer)  # type: ignore[arg-type]
+    yield buffer.take()
+    for problem in jobs.iter_problems(job, phase=phase):
+        writer.add(problem)
+        yield buffer.take()
+
+
+# --- import and results ----------------------------------------------------------------------
+
+
+@staff_member_required
+@require_http_methods(["GET", "POST"])
+def confirm_import(request: HtmxHttpRequest, pk: int) -> HttpResponse:
+    job = get_object_or_404(ImportJob, pk=pk)
+    if job.status != Status.PLANNED:
+        messages.error(
+            request,
+            f"Import #{job.pk} is {job.get_status_display().lower()}: "
+            "only a previewed import can be imported.",
+        )
+        return redirect(resume_url(job))
+    if request.method == "POST":
+        try:
+            report = jobs.import_job(job)
+        except ImporterError as error:
+            messages.error(request, str(error))
+            return redirect(resume_url(job))
+        if report.aborted:
+            messages.error(request, f"{report.aborted}. Nothing was written.")
+        return redirect("importer:results", pk=job.pk)
+    return render(
+        request,
+        "importer/confirm.html",
+        {
+            "job": job,
+            "count_rows": [(table, "") for table in job.tables.all()],
+            "step": "import",
+            "counts_key": "plan",
+        },
+    )
+
+
+@staff_member_required
+@require_GET
+def results(request: HtmxHttpRequest, pk: int) -> HttpResponse:
+    job = get_object_or_404(ImportJob, pk=pk)
+    if "load" not in job.summary and job.status != Status.IMPORTING:
+        messages.error(request, "This job has not been imported yet.")
+        return redirect(resume_url(job))
+    tables = list(job.tables.all())
+    links = {table.pk: _admin_link(table) for table in tables}
+    return render(
+        request,
+        "importer/results.html",
+        {
+            "job": job,
+            "tables": [(table, links[table.pk]) for table in tables],
+            "step": "done",
+            "counts_key": "load",
+            "seconds": job.timings.get("load"),
+        },
+    )
+
+
+def _admin_link(table: TableImport) -> str:
+    target = table.target
+    if not target or target == SKIP or table.load_status != "imported":
+        return ""
+    try:
+        model = resolve_model(target)
+        url = reverse(f"admin:{model._meta.app_label}_{model._meta.model_name}_changelist")
+    except (ImporterError, NoReverseMatch):
+        return ""
+    if target == RAW:
+        url += f"?source_table__exact={table.name}"
+    return url
+
+
+# --- history and cancel ----------------------------------------------------------------------
+
+
+@staff_member_required
+@require_GET
+def history(request: HtmxHttpRequest) -> HttpResponse:
+    job_list = ImportJob.objects.select_related("created_by").order_by("-created_at", "-id")
+    page = Paginator(job_list, HISTORY_PAGE_SIZE).get_page(request.GET.get("page"))
+    entries = [
+        (job, resume_url(job), job.summary.get("load") or job.summary.get("plan") or {})
+        for job in page
+    ]
+    return render(request, "importer/history.html", {"page": page, "entries": entries, "step": ""})
+
+
+@staff_member_required
+@require_POST
+def cancel(request: HtmxHttpRequest, pk: int) -> HttpResponseBase:
+    job = get_object_or_404(ImportJob, pk=pk)
+    try:
+        jobs.cancel_job(job)
+    except ImporterError as error:
+        messages.error(request, str(error))
+        return redirect(resume_url(job))
+    messages.success(request, f"Import #{job.pk} cancelled; nothing was imported.")
+    return redirect("importer:history")
+
+
+# --- where a job continues -------------------------------------------------------------------
+
+
+def resume_url(job: ImportJob) -> str:
+    """The page of the job's last step, where it reopens from the history."""
+    match job.status:
+        case Status.READY:
+            name = "importer:mapping"
+        case Status.PLANNING | Status.PLANNED:
+            name = "importer:preview"
+        case Status.IMPORTING | Status.DONE:
+            name = "importer:results"
+        case Status.FAILED if "load" in job.summary:
+            name = "importer:results"
+        case Status.FAILED if job.tables.exists():
+            name = "importer:mapping"
+        case _:
+            name = "importer:job"
+    return reverse(name, args=[job.pk])
+
+
+def _step(job: ImportJob) -> str:
+    match job.status:
+        case Status.UPLOADED | Status.ANALYSING:
+            return "upload"
+        case Status.READY | Status.FAILED | Status.CANCELLED:
+            return "map"
+        case Status.PLANNING | Status.PLANNED:
+            return "preview"
+        case Status.IMPORTING:
+            return "import"
+        case _:
+            return "done"

@@ -1,0 +1,679 @@
+"""The upload wizard's views: every step, full pages and HTMX fragments, on PostgreSQL."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import shutil
+import zipfile
+from pathlib import Path
+
+import pytest
+from django.contrib.auth import get_user_model
+from django.core.files.uploadedfile import SimpleUploadedFile
+from django.core.management import call_command
+from django.urls import URLPattern, get_resolver, reverse
+
+from backend.samples.export import write_sample_export
+from importer.models import ImportJob, ImportProblem, ImportRow, Phase, RawItem
+from tests.exports import write_export
+
+pytestmark = pytest.mark.django_db
+
+CORPUS = Path(__file__).resolve().parents[2] / "shared" / "corpus" / "public"
+HTMX = {"HTTP_HX_REQUEST": "true"}
+Status = ImportJob.Status
+
+
+@pytest.fixture(autouse=True)
+def media(settings, tmp_path):
+    settings.MEDIA_ROOT = tmp_path / "media"
+
+
+@pytest.fixture
+def staff(client):
+    user = get_user_model().objects.create_user(username="staff", password="pw", is_staff=True)
+    client.force_login(user)
+    return user
+
+
+def zip_folder(folder: Path, out: Path) -> Path:
+    with zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as archive:
+        for path in sorted(folder.rglob("*")):
+            if path.is_file():
+                archive.write(path, path.relative_to(folder).as_posix())
+    return out
+
+
+def upload(client, path: Path, **extra):
+    with path.open("rb") as stream:
+        return client.post(reverse("importer:upload"), {"upload": stream, **extra}, **{})
+
+
+def sample_zip(tmp_path: Path, items: int = 200, seed: int = 1) -> Path:
+    out = tmp_path / f"sample-{items}-{seed}.zip"
+    write_sample_export(out, items=items, seed=seed)
+    return out
+
+
+def small_zip(tmp_path: Path, name: str = "things") -> Path:
+    folder = tmp_path / f"export-{name}"
+    items = [
+        {"id": {"S": "a"}, "qty": {"N": "1"}, "label": {"S": "first"}},
+        {"id": {"S": "b"}, "qty": {"N": "2"}, "label": {"S": "<b>bold</b>"}},
+        {"id": {"S": "c"}, "qty": {"N": "3"}},
+    ]
+    write_export(folder, name, items)
+    return zip_folder(folder, tmp_path / f"{name}.zip")
+
+
+def mapping_post(response, **changes) -> dict[str, object]:
+    """The mapping form's current values (as a browser would post them), with `changes` applied."""
+    data: dict[str, object] = {}
+    for block in response.context["blocks"]:
+        for bound in block["form"]:
+            value = bound.value()
+            if value is None:
+                value = ""
+            data[bound.html_name] = value
+    data.update(changes)
+    return data
+
+
+def ready_job(client, tmp_path, path=None) -> ImportJob:
+    upload(client, path or small_zip(tmp_path))
+    job = ImportJob.objects.order_by("-id").first()
+    assert job.status == Status.READY, job.error_message
+    return job
+
+
+def planned_job(client, tmp_path, path=None) -> ImportJob:
+    job = ready_job(client, tmp_path, path)
+    assert client.post(reverse("importer:dry_run", args=[job.pk])).status_code == 302
+    job.refresh_from_db()
+    assert job.status == Status.PLANNED, job.error_message
+    return job
+
+
+def shown_messages(response) -> list[str]:
+    return [str(message) for message in response.context["messages"]]
+
+
+# --- upload ----------------------------------------------------------------------------------
+
+
+def test_root_redirects_to_the_wizard(client):
+    response = client.get("/")
+    assert response.status_code == 302
+    assert response["Location"] == "/import/"
+
+
+def test_upload_page_shows_the_size_limit_and_the_steps(client, staff):
+    response = client.get("/import/")
+    assert response.status_code == 200
+    body = response.content.decode()
+    assert "at most 2.0\xa0GB" in body
+    assert 'aria-current="step">1 Upload' in body
+    assert 'hx-encoding="multipart/form-data"' in body
+    assert "<script>" not in body  # no inline scripts
+
+
+def test_upload_stores_the_file_and_analyses_it(client, staff, tmp_path):
+    response = upload(client, small_zip(tmp_path))
+    job = ImportJob.objects.get()
+    assert response.status_code == 302
+    assert response["Location"] == f"/import/{job.pk}/"
+    assert job.created_by == staff
+    assert job.original_name == "things.zip"
+    assert job.upload.name.startswith("imports/")
+    assert job.upload.storage.exists(job.upload.name)
+    assert job.status == Status.READY
+    table = job.tables.get()
+    assert (table.name, table.items_read, table.manifest_item_count) == ("things", 3, 3)
+    assert [attribute["name"] for attribute in table.profile["attributes"]] == [
+        "id",
+        "qty",
+        "label",
+    ]
+    assert job.mapping["tables"]["things"]["target"] == "raw"
+
+
+def test_htmx_upload_redirects_the_browser(client, staff, tmp_path):
+    with small_zip(tmp_path).open("rb") as stream:
+        response = client.post("/import/", {"upload": stream}, **HTMX)
+    job = ImportJob.objects.get()
+    assert response.status_code == 200
+    assert response["HX-Redirect"] == f"/import/{job.pk}/"
+
+
+def test_not_a_zip_is_a_message_on_the_form(client, staff):
+    fake = SimpleUploadedFile("notes.zip", b"hello, not a zip")
+    response = client.post("/import/", {"upload": fake})
+    assert response.status_code == 200
+    assert "notes.zip is not a zip file" in response.content.decode()
+    assert ImportJob.objects.count() == 0
+
+
+def test_not_a_zip_with_htmx_renders_the_form_fragment(client, staff):
+    fake = SimpleUploadedFile("notes.zip", b"hello, not a zip")
+    response = client.post("/import/", {"upload": fake}, **HTMX)
+    body = response.content.decode()
+    assert response.status_code == 200
+    assert body.lstrip().startswith('<form id="upload-form"')
+    assert "<html" not in body
+    assert "notes.zip is not a zip file" in body
+
+
+def test_a_zip_without_an_export_fails_with_a_message(client, staff, tmp_path):
+    out = tmp_path / "empty.zip"
+    with zipfile.ZipFile(out, "w") as archive:
+        archive.writestr("readme.txt", "nothing here")
+    response = upload(client, out)
+    job = ImportJob.objects.get()
+    assert job.status == Status.FAILED
+    assert "no DynamoDB export found in empty.zip" in job.error_message
+    page = client.get(response["Location"])
+    assert page.status_code == 200
+    assert "no DynamoDB export found in empty.zip" in page.content.decode()
+    assert "Upload another file" in page.content.decode()
+
+
+def test_upload_over_the_limit_is_refused(client, staff, settings, tmp_path):
+    settings.DYNAMODB_IMPORTER = {**settings.DYNAMODB_IMPORTER, "MAX_UPLOAD_BYTES": 100}
+    response = upload(client, small_zip(tmp_path))
+    assert response.status_code == 200
+    assert "the limit is 100\xa0bytes" in response.content.decode()
+    assert ImportJob.objects.count() == 0
+
+
+# --- job page and progress -------------------------------------------------------------------
+
+
+def test_job_page_lists_the_tables_found(client, staff, tmp_path):
+    job = ready_job(client, tmp_path, sample_zip(tmp_path))
+    response = client.get(f"/import/{job.pk}/")
+    assert response.status_code == 200
+    body = response.content.decode()
+    assert [table.name for table in response.context["tables"]] == [
+        "Groups",
+        "production",
+        "push_to_production",
+        "stock",
+        "stock_remarks",
+        "stock_transactions",
+        "undo_actions",
+        "users",
+    ]
+    assert "attribute quantity has more than one type: number ×35, string ×4" in body
+    assert 'hx-trigger="every 1s"' not in body  # analysis finished: no polling
+
+
+def test_progress_fragment_polls_while_working_and_stops_after(client, staff, tmp_path):
+    job = ready_job(client, tmp_path)
+    ImportJob.objects.filter(pk=job.pk).update(
+        status=Status.ANALYSING, progress_done=1, progress_total=3
+    )
+    working = client.get(f"/import/{job.pk}/progress/", **HTMX)
+    assert working.status_code == 200
+    body = working.content.decode()
+    assert 'hx-trigger="every 1s"' in body
+    assert "1 of 3 items" in body
+    page = client.get(f"/import/{job.pk}/")
+    assert f'hx-get="/import/{job.pk}/progress/"' in page.content.decode()
+    ImportJob.objects.filter(pk=job.pk).update(status=Status.READY)
+    finished = client.get(f"/import/{job.pk}/progress/", **HTMX)
+    assert finished.status_code == 200
+    assert finished["HX-Refresh"] == "true"
+
+
+# --- mapping ---------------------------------------------------------------------------------
+
+
+def test_mapping_page_shows_attributes_samples_and_escapes_them(client, staff, tmp_path):
+    job = ready_job(client, tmp_path)
+    response = client.get(f"/import/{job.pk}/mapping/")
+    assert response.status_code == 200
+    body = response.content.decode()
+    assert 'aria-current="step">2 Map' in body
+    assert "&lt;b&gt;bold&lt;/b&gt;" in body
+    assert "<b>bold</b>" not in body
+    rows = response.context["blocks"][0]["rows"]
+    assert [(row["attribute"].name, round(row["presence"], 1)) for row in rows] == [
+        ("id", 100.0),
+        ("qty", 100.0),
+        ("label", 66.7),
+    ]
+    assert rows[2]["attribute"].samples == ("first", "<b>bold</b>")
+
+
+def test_changing_the_target_re_renders_the_table_with_suggestions(client, staff, tmp_path):
+    job = ready_job(client, tmp_path)
+    response = client.get(
+        f"/import/{job.pk}/mapping/tables/0/", {"t0-target": "testapp.Reading"}, **HTMX
+    )
+    assert response.status_code == 200
+    body = response.content.decode()
+    assert body.lstrip().startswith('<div class="card-body" id="table-0-detail">')
+    assert "<html" not in body
+    form = response.context["block"]["form"]
+    assert form.target == "testapp.Reading"
+    assert [row["field"].value() for row in response.context["block"]["rows"]] == [
+        "id",
+        "",
+        "label",
+    ]
+    assert "code is required but no attribute is mapped to it" in body
+
+
+def test_saving_a_mapping_that_cannot_work_shows_errors_inline(client, staff, tmp_path):
+    job = ready_job(client, tmp_path)
+    page = client.get(f"/import/{job.pk}/mapping/")
+    data = mapping_post(page, **{"t0-target": "testapp.Reading"})
+    response = client.post(f"/import/{job.pk}/mapping/", data)
+    assert response.status_code == 200
+    body = response.content.decode()
+    assert "code is required but no attribute is mapped to it" in body
+    assert "The mapping cannot work yet" in body
+    job.refresh_from_db()
+    assert job.mapping["tables"]["things"]["target"] == "raw"
+
+
+def test_saving_a_valid_mapping(client, staff, tmp_path):
+    job = ready_job(client, tmp_path)
+    page = client.get(f"/import/{job.pk}/mapping/tables/0/", {"t0-target": "testapp.Reading"})
+    data = {"t0-target": "testapp.Reading"}
+    data.update(mapping_post_block(page))
+    data.update({"t0-a0_field": "code", "t0-a1_field": "quantity", "t0-key": ["id"]})
+    response = client.post(f"/import/{job.pk}/mapping/", data)
+    assert response.status_code == 302, shown_messages(response)
+    job.refresh_from_db()
+    assert job.mapping["tables"]["things"] == {
+        "target": "testapp.Reading",
+        "key": ["id"],
+        "mode": "upsert",
+        "on_error": "skip",
+        "fields": {
+            "id": {"field": "code"},
+            "qty": {"field": "quantity"},
+            "label": {"field": "label"},
+        },
+    }
+
+
+def mapping_post_block(response) -> dict[str, object]:
+    data: dict[str, object] = {}
+    for bound in response.context["block"]["form"]:
+        value = bound.value()
+        data[bound.html_name] = "" if value is None else value
+    return data
+
+
+def test_mapping_download_and_upload(client, staff, tmp_path):
+    job = ready_job(client, tmp_path)
+    response = client.get(f"/import/{job.pk}/mapping.json")
+    assert response.status_code == 200
+    assert response["Content-Disposition"] == f'attachment; filename="import-{job.pk}-mapping.json"'
+    assert json.loads(response.content) == {
+        "version": 1,
+        "tables": {
+            "things": {"target": "raw", "key": ["id"], "mode": "upsert", "on_error": "skip"}
+        },
+    }
+    changed = {
+        "version": 1,
+        "tables": {"things": {"target": "raw", "key": ["id"], "mode": "replace"}},
+    }
+    mapping_file = SimpleUploadedFile("m.json", json.dumps(changed).encode())
+    response = client.post(
+        f"/import/{job.pk}/mapping/upload/", {"mapping_file": mapping_file}, follow=True
+    )
+    assert "Mapping loaded from m.json." in shown_messages(response)
+    job.refresh_from_db()
+    assert job.mapping["tables"]["things"]["mode"] == "replace"
+
+
+def test_a_broken_mapping_file_is_a_message(client, staff, tmp_path):
+    job = ready_job(client, tmp_path)
+    bad = SimpleUploadedFile("bad.json", b"{not json")
+    response = client.post(f"/import/{job.pk}/mapping/upload/", {"mapping_file": bad}, follow=True)
+    assert response.status_code == 200
+    assert shown_messages(response)[0].startswith("bad.json is not valid JSON")
+    other = SimpleUploadedFile(
+        "other.json", json.dumps({"tables": {"nope": {"target": "raw"}}}).encode()
+    )
+    response = client.post(
+        f"/import/{job.pk}/mapping/upload/", {"mapping_file": other}, follow=True
+    )
+    assert shown_messages(response) == [
+        "the mapping names tables this upload does not hold: nope (it holds: things)"
+    ]
+
+
+# --- dry run and preview ---------------------------------------------------------------------
+
+
+def test_preview_before_the_dry_run_is_a_message(client, staff, tmp_path):
+    job = ready_job(client, tmp_path)
+    response = client.get(f"/import/{job.pk}/preview/", follow=True)
+    assert response.redirect_chain == [(f"/import/{job.pk}/mapping/", 302)]
+    assert shown_messages(response) == ["Run the dry run first: the preview shows what it found."]
+
+
+def test_dry_run_counts_and_writes_nothing(client, staff, tmp_path):
+    job = planned_job(client, tmp_path)
+    assert RawItem.objects.count() == 0
+    response = client.get(f"/import/{job.pk}/preview/")
+    assert response.status_code == 200
+    table = job.tables.get()
+    assert table.plan_counts == {
+        "read": 3,
+        "new": 3,
+        "updated": 0,
+        "unchanged": 0,
+        "skipped": 0,
+        "errors": 0,
+        "deleted": 0,
+    }
+    body = response.content.decode()
+    assert 'aria-current="step">3 Preview' in body
+    assert "3 rows; page 1 of 1." in body
+
+
+def test_preview_pages_and_filters_with_htmx(client, staff, tmp_path):
+    job = planned_job(client, tmp_path, sample_zip(tmp_path))
+    assert ImportRow.objects.filter(job=job, phase=Phase.DRY_RUN).count() == 200
+    response = client.get(f"/import/{job.pk}/preview/", {"page": 2}, **HTMX)
+    body = response.content.decode()
+    assert body.lstrip().startswith('<div id="diff">')
+    assert "<html" not in body
+    assert "200 rows; page 2 of 4." in body
+    assert len(response.context["page"].object_list) == 50
+    response = client.get(f"/import/{job.pk}/preview/", {"outcome": "updated"}, **HTMX)
+    assert "0 rows (updated); page 1 of 1." in response.content.decode()
+
+
+def test_updates_show_old_and_new_values(client, staff, tmp_path):
+    job = planned_job(client, tmp_path)
+    client.post(f"/import/{job.pk}/import/")
+    folder = tmp_path / "changed"
+    write_export(
+        folder,
+        "things",
+        [
+            {"id": {"S": "a"}, "qty": {"N": "1"}, "label": {"S": "first"}},
+            {"id": {"S": "b"}, "qty": {"N": "5"}, "label": {"S": "<b>bold</b>"}},
+        ],
+    )
+    second = planned_job(client, tmp_path, zip_folder(folder, tmp_path / "changed.zip"))
+    assert second.tables.get().plan_counts["updated"] == 1
+    response = client.get(f"/import/{second.pk}/preview/", {"outcome": "updated"}, **HTMX)
+    body = response.content.decode()
+    row = response.context["page"].object_list[0]
+    assert row.item_key == "id=b"
+    assert list(row.diff) == ["attributes"]
+    assert row.diff == {
+        "attributes": [
+            '{"id": "b", "label": "<b>bold</b>", "qty": 2}',
+            '{"id": "b", "label": "<b>bold</b>", "qty": 5}',
+        ]
+    }
+    assert (
+        "<del>{&quot;id&quot;: &quot;b&quot;, &quot;label&quot;: &quot;&lt;b&gt;bold&lt;/b&gt;&quot;, "
+        "&quot;qty&quot;: 2}</del> → <ins>" in body
+    )
+
+
+def test_dry_run_errors_show_message_and_attribute_and_download(client, staff, tmp_path):
+    folder = tmp_path / "bad"
+    write_export(
+        folder,
+        "things",
+        [
+            {"id": {"S": "a"}, "qty": {"N": "1"}},
+            {"id": {"S": "b"}, "qty": {"S": "=HYPERLINK(1)"}},
+        ],
+    )
+    job = ready_job(client, tmp_path, zip_folder(folder, tmp_path / "bad.zip"))
+    page = client.get(f"/import/{job.pk}/mapping/tables/0/", {"t0-target": "testapp.Reading"})
+    data = {"t0-target": "testapp.Reading", **mapping_post_block(page)}
+    data.update(
+        {"t0-a0_field": "code", "t0-a1_field": "quantity", "t0-key": ["id"], "preview": "1"}
+    )
+    response = client.post(f"/import/{job.pk}/mapping/", data)
+    assert response.status_code == 302, shown_messages(response)
+    assert response["Location"] == f"/import/{job.pk}/preview/"
+    job.refresh_from_db()
+    assert job.tables.get().plan_counts["errors"] == 1
+    response = client.get(f"/import/{job.pk}/preview/", {"outcome": "error"})
+    body = response.content.decode()
+    problem = ImportProblem.objects.get(job=job, phase=Phase.DRY_RUN)
+    assert (problem.table, problem.item_key, problem.attribute, problem.field) == (
+        "things",
+        "id=b",
+        "qty",
+        "quantity",
+    )
+    assert "<strong>qty</strong> → quantity: " + problem.message in body
+    csv_response = client.get(f"/import/{job.pk}/errors.csv", {"phase": "dry_run"})
+    assert csv_response["Content-Type"] == "text/csv; charset=utf-8"
+    rows = list(csv.reader(io.StringIO(b"".join(csv_response.streaming_content).decode())))
+    assert rows == [
+        ["table", "file", "line", "item_key", "attribute", "field", "raw_value", "message"],
+        [
+            "things",
+            problem.file,
+            str(problem.line),
+            "id=b",
+            "qty",
+            "quantity",
+            "'=HYPERLINK(1)",
+            problem.message,
+        ],
+    ]
+
+
+# --- import and results ----------------------------------------------------------------------
+
+
+def test_import_before_preview_is_a_message_not_an_error(client, staff, tmp_path):
+    job = ready_job(client, tmp_path)
+    response = client.post(f"/import/{job.pk}/import/", follow=True)
+    assert response.status_code == 200
+    assert shown_messages(response) == [
+        f"Import #{job.pk} is ready to map: only a previewed import can be imported."
+    ]
+    assert RawItem.objects.count() == 0
+
+
+def test_confirm_import_and_results(client, staff, tmp_path):
+    job = planned_job(client, tmp_path)
+    confirm = client.get(f"/import/{job.pk}/import/")
+    assert confirm.status_code == 200
+    assert 'aria-current="step">4 Import' in confirm.content.decode()
+    response = client.post(f"/import/{job.pk}/import/")
+    assert response["Location"] == f"/import/{job.pk}/results/"
+    job.refresh_from_db()
+    assert job.status == Status.DONE
+    assert job.finished_at is not None
+    assert sorted(RawItem.objects.values_list("item_key", flat=True)) == [
+        '{"id":"a"}',
+        '{"id":"b"}',
+        '{"id":"c"}',
+    ]
+    results = client.get(f"/import/{job.pk}/results/")
+    body = results.content.decode()
+    assert 'aria-current="step">5 Done' in body
+    assert "3 new, 0 updated, 0 unchanged, 0 errors" in body
+    assert '<a href="/admin/importer/rawitem/?source_table__exact=things">View in admin</a>' in body
+    again = client.post(f"/import/{job.pk}/import/", follow=True)
+    assert shown_messages(again) == [
+        f"Import #{job.pk} is done: only a previewed import can be imported."
+    ]
+
+
+def test_results_links_to_the_model_admin(client, staff, tmp_path):
+    job = planned_job(client, tmp_path, sample_zip(tmp_path))
+    client.post(f"/import/{job.pk}/import/")
+    body = client.get(f"/import/{job.pk}/results/").content.decode()
+    assert '<a href="/admin/stock/stock/">View in admin</a>' in body
+    assert "200 new, 0 updated, 0 unchanged, 0 errors" in body
+
+
+# --- history, reuse, cancel ------------------------------------------------------------------
+
+
+def test_history_reopens_each_job_on_its_last_step(client, staff, tmp_path):
+    ready = ready_job(client, tmp_path)
+    planned = planned_job(client, tmp_path, small_zip(tmp_path, "other"))
+    response = client.get("/import/history/")
+    assert response.status_code == 200
+    assert [entry[:2] for entry in response.context["entries"]] == [
+        (planned, f"/import/{planned.pk}/preview/"),
+        (ready, f"/import/{ready.pk}/mapping/"),
+    ]
+    assert response.context["entries"][0][2]["new"] == 3
+    assert f'href="/import/?reuse={ready.pk}"' in response.content.decode()
+
+
+def test_a_mapping_is_reused_for_a_new_upload(client, staff, tmp_path):
+    first = ready_job(client, tmp_path)
+    mapping_file = SimpleUploadedFile(
+        "m.json",
+        json.dumps(
+            {"tables": {"things": {"target": "raw", "key": ["id"], "mode": "insert"}}}
+        ).encode(),
+    )
+    client.post(f"/import/{first.pk}/mapping/upload/", {"mapping_file": mapping_file})
+    page = client.get("/import/", {"reuse": first.pk})
+    assert f"The mapping of import #{first.pk} (things.zip) will be reused" in page.content.decode()
+    upload(client, small_zip(tmp_path), reuse=str(first.pk))
+    second = ImportJob.objects.order_by("-id").first()
+    assert second.reused_from == first
+    assert second.mapping["tables"]["things"]["mode"] == "insert"
+
+
+def test_cancel(client, staff, tmp_path):
+    job = ready_job(client, tmp_path)
+    response = client.post(f"/import/{job.pk}/cancel/", follow=True)
+    assert shown_messages(response) == [f"Import #{job.pk} cancelled; nothing was imported."]
+    job.refresh_from_db()
+    assert job.status == Status.CANCELLED
+    response = client.post(f"/import/{job.pk}/dry-run/", follow=True)
+    assert shown_messages(response) == [f"cannot preview import #{job.pk}: it is cancelled"]
+
+
+def test_the_upload_lives_in_storage_not_in_the_process(client, staff, tmp_path, settings):
+    """C26: a dry run re-opens the stored upload; with the file gone, a message, not a 500."""
+    job = ready_job(client, tmp_path)
+    job.upload.storage.delete(job.upload.name)
+    response = client.post(f"/import/{job.pk}/dry-run/", follow=True)
+    assert response.status_code == 200
+    assert shown_messages(response) == [
+        f"the upload of import #{job.pk} is no longer in storage; upload it again"
+    ]
+
+
+# --- access ----------------------------------------------------------------------------------
+
+
+def importer_urls(job: ImportJob) -> list[str]:
+    resolver = get_resolver()
+    patterns = next(p for p in resolver.url_patterns if getattr(p, "namespace", None) == "importer")
+    urls = []
+    for pattern in patterns.url_patterns:
+        assert isinstance(pattern, URLPattern)
+        kwargs = {}
+        if "pk" in pattern.pattern.converters:
+            kwargs["pk"] = job.pk
+        if "position" in pattern.pattern.converters:
+            kwargs["position"] = 0
+        urls.append(reverse(f"importer:{pattern.name}", kwargs=kwargs))
+    return urls
+
+
+@pytest.mark.parametrize("who", ["anonymous", "not staff"])
+def test_every_importer_url_needs_staff(client, tmp_path, who):
+    owner = get_user_model().objects.create_user(username="owner", is_staff=True)
+    client.force_login(owner)
+    job = planned_job(client, tmp_path)
+    client.logout()
+    if who == "not staff":
+        client.force_login(get_user_model().objects.create_user(username="plain"))
+    urls = importer_urls(job)
+    assert len(urls) == 14
+    for url in urls:
+        for method in ("get", "post"):
+            for headers in ({}, HTMX):
+                response = getattr(client, method)(url, **headers)
+                assert response.status_code in (302, 403), (url, method, response.status_code)
+                if response.status_code == 302:
+                    assert response["Location"].startswith("/admin/login/?next="), url
+    assert RawItem.objects.count() == 0
+    job.refresh_from_db()
+    assert job.status == Status.PLANNED
+
+
+# --- the real exports, through the wizard, as the command line imports them ------------------
+
+REAL_EXPORTS = {
+    "bchew__dynamodump": ({"testTable": 1}, Status.DONE, ""),
+    "pfeilbr__dynamodb-export-to-s3-and-query-with-athena-playground": (
+        {"dynamodb-export-to-s3-and-query-with-athena-playground-v2-MyTable-1WGSJ3W2WJWPK": 3},
+        Status.DONE,
+        "",
+    ),
+    # Manifest only (its data file was never committed): both doors refuse it.
+    "sabuat__db-dynamo-aws": (
+        {"livros_por_ler": 0},
+        Status.FAILED,
+        "nothing could be imported (see the messages above).",
+    ),
+    "scylladb__scylla-migrator": ({"S3ExportTest": 3}, Status.DONE, ""),
+}
+
+
+@pytest.mark.parametrize(
+    "name",
+    [
+        "bchew__dynamodump",
+        "pfeilbr__dynamodb-export-to-s3-and-query-with-athena-playground",
+        "sabuat__db-dynamo-aws",
+        "scylladb__scylla-migrator",
+    ],
+)
+def test_real_exports_through_the_wizard_match_the_command(client, staff, tmp_path, name):
+    folder = CORPUS / name
+    archive = zip_folder(folder, tmp_path / f"{name}.zip")
+    upload(client, archive)
+    job = ImportJob.objects.get()
+    assert job.status == Status.READY, job.error_message
+    page = client.get(f"/import/{job.pk}/mapping/")
+    data = mapping_post(page, **{f"t{t.position}-target": "raw" for t in job.tables.all()})
+    response = client.post(f"/import/{job.pk}/mapping/", {**data, "preview": "1"})
+    assert response.status_code == 302, shown_messages(response)
+    job.refresh_from_db()
+    wizard_plan = {t.name: t.plan_counts for t in job.tables.all()}
+    if job.status == Status.PLANNED:
+        client.post(f"/import/{job.pk}/import/")
+    job.refresh_from_db()
+    wizard_load = {t.name: t.load_counts for t in job.tables.all()}
+    wizard_rows = sorted(RawItem.objects.values_list("source_table", "item_key", "attributes"))
+    RawItem.objects.all().delete()
+
+    copy = tmp_path / "command-copy"
+    shutil.copytree(folder, copy)
+    maps = [arg for t in job.tables.all() for arg in ("--map", f"{t.name}=raw")]
+    try:
+        call_command(
+            "import_dynamodb", "--data-dir", str(copy), "--no-progress", *maps, stdout=io.StringIO()
+        )
+    except Exception as error:  # the command refuses what the wizard reports as failed tables
+        command_error = str(error)
+    else:
+        command_error = ""
+    command_rows = sorted(RawItem.objects.values_list("source_table", "item_key", "attributes"))
+    assert wizard_rows == command_rows
+    assert wizard_plan == wizard_load
+    new = {t.name: t.load_counts["new"] for t in job.tables.all()}
+    assert (new, job.status, command_error) == REAL_EXPORTS[name]
