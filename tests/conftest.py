@@ -13,6 +13,14 @@ REPO = Path(__file__).resolve().parents[1]
 CORPUS = REPO.parent / "shared" / "corpus" / "public"
 
 
+def pytest_sessionstart(session: pytest.Session) -> None:
+    # Without the corpus, the tests of real exports would fail one by one with puzzling messages.
+    if not (CORPUS / "README.md").is_file():
+        raise pytest.UsageError(
+            f"the public export corpus is missing: expected {CORPUS} (shared/ beside the checkout)"
+        )
+
+
 @pytest.fixture
 def make_zip(tmp_path: Path) -> Callable[..., Path]:
     """Return a function writing {member name: bytes} into tmp_path/<name> as a deflated zip."""

@@ -22,10 +22,9 @@ from backend.stock.models import Stock, StockRemarks
 from backend.undo.models import StockTransaction, UndoAction
 from backend.users.models import Group, User
 from importer.models import RawItem
+from tests.conftest import CORPUS, REPO
 from tests.exports import write_export
 
-REPO = Path(__file__).resolve().parents[1]
-CORPUS = REPO.parent / "shared" / "corpus" / "public"
 PFEILBR = CORPUS / "pfeilbr__dynamodb-export-to-s3-and-query-with-athena-playground"
 PFEILBR_TABLE = "dynamodb-export-to-s3-and-query-with-athena-playground-v2-MyTable-1WGSJ3W2WJWPK"
 

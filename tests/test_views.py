@@ -17,11 +17,11 @@ from django.urls import URLPattern, get_resolver, reverse
 
 from backend.samples.export import write_sample_export
 from importer.models import ImportJob, ImportProblem, ImportRow, Phase, RawItem
+from tests.conftest import CORPUS
 from tests.exports import write_export
 
 pytestmark = pytest.mark.django_db
 
-CORPUS = Path(__file__).resolve().parents[2] / "shared" / "corpus" / "public"
 HTMX = {"HTTP_HX_REQUEST": "true"}
 Status = ImportJob.Status
 
