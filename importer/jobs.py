@@ -369,6 +369,9 @@ class JobRecorder:
             )
         )
 
+    def batch_done(self, table: TableSource, counts: TableCounts) -> None:
+        pass
+
     def table_finished(self, table: TableSource, counts: TableCounts) -> None:
         pass
 

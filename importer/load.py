@@ -21,7 +21,7 @@ from .mapping import ErrorPolicy
 from .observer import RunObserver
 from .outcomes import Outcome, RowProblem, RowResult, TableCounts
 from .plan import PlannedRow, classify, fetch_existing
-from .sources import SourceItem
+from .sources import SourceItem, TableSource
 
 
 class TableLoader:
@@ -31,12 +31,14 @@ class TableLoader:
         self,
         coercer: RowCoercer,
         *,
+        source: TableSource,
         observer: RunObserver,
         counts: TableCounts,
         using: str = "default",
         batch_size: int = 1000,
     ) -> None:
         self.coercer = coercer
+        self.source = source
         self.mapping = coercer.mapping
         self.model = coercer.model
         self.observer = observer
@@ -82,6 +84,8 @@ class TableLoader:
         )
         for entry in self._write(planned):
             self.counts.add(entry.outcome)
+            if entry.outcome == Outcome.UNCHANGED:
+                continue
             diff = dict(entry.diff)
             diff.update({name: (old, new) for name, (old, new) in entry.many_diff.items()})
             self.observer.row(
@@ -94,6 +98,7 @@ class TableLoader:
                     diff=diff,
                 )
             )
+        self.observer.batch_done(self.source, self.counts)
 
     def _check_references(self, rows: list[CoercedRow]) -> list[CoercedRow]:
         """Fail the rows whose foreign keys or many-to-many values name rows that do not exist."""

@@ -11,11 +11,19 @@ if TYPE_CHECKING:
 
 
 class RunObserver(Protocol):
+    """Callbacks of one run, in order: per table started → files → batches → finished.
+
+    `row` is called for every row that is new, updated, skipped or in error; unchanged rows are
+    only counted (in the counts `batch_done` and `table_finished` receive), so a re-import of
+    millions of unchanged rows costs the observer nothing per row.
+    """
+
     def table_started(self, table: TableSource, *, target: str, total_items: int) -> None: ...
     def file_started(self, table: TableSource, data_file: DataFile) -> None: ...
     def file_finished(self, table: TableSource, data_file: DataFile, *, items: int) -> None: ...
     def row(self, result: RowResult) -> None: ...
     def problem(self, problem: RowProblem) -> None: ...
+    def batch_done(self, table: TableSource, counts: TableCounts) -> None: ...
     def table_finished(self, table: TableSource, counts: TableCounts) -> None: ...
 
 
@@ -35,6 +43,9 @@ class SilentObserver:
         pass
 
     def problem(self, problem: RowProblem) -> None:
+        pass
+
+    def batch_done(self, table: TableSource, counts: TableCounts) -> None:
         pass
 
     def table_finished(self, table: TableSource, counts: TableCounts) -> None:

@@ -202,7 +202,12 @@ def _run_table(
             run.mapping, key_types=table.key_types, naive_timezone=conf.naive_timezone, using=using
         )
         loader = TableLoader(
-            coercer, observer=observer, counts=run.counts, using=using, batch_size=conf.batch_size
+            coercer,
+            source=table.source,
+            observer=observer,
+            counts=run.counts,
+            using=using,
+            batch_size=conf.batch_size,
         )
         with transaction.atomic(using=using):
             loader.load(_items(tree, table.source, conf, observer=observer, run=run))

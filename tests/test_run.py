@@ -39,6 +39,9 @@ class Recorder:
     def problem(self, problem):
         self.problems.append(problem)
 
+    def batch_done(self, table, counts):
+        pass
+
     def table_finished(self, table, counts):
         pass
 

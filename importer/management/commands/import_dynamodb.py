@@ -232,6 +232,7 @@ class CommandObserver:
         self.progress = progress
         self.total = total
         self.done = 0
+        self._finished_before = 0
         self.problem_count = 0
         self.shown: list[RowProblem] = []
         self.failed_tables: set[str] = set()
@@ -254,8 +255,11 @@ class CommandObserver:
         )
 
     def row(self, result: RowResult) -> None:
-        self.done += 1
-        if self.progress and self.done % 500 == 0:
+        pass
+
+    def batch_done(self, table: TableSource, counts: TableCounts) -> None:
+        self.done = self._finished_before + counts.read
+        if self.progress:
             self._draw_bar()
 
     def problem(self, problem: RowProblem) -> None:
@@ -271,6 +275,7 @@ class CommandObserver:
             self.shown.append(problem)
 
     def table_finished(self, table: TableSource, counts: TableCounts) -> None:
+        self._finished_before += counts.read
         self._clear_bar()
         style = self.command.style
         if counts.imported or (not counts.errors and counts.read == 0 and not self._failed(table)):
