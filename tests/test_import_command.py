@@ -282,3 +282,69 @@ def test_numbers_stay_exact_in_raw_json(tmp_path):
     write_export(folder, "prices", [{"sku": {"S": "a"}, "price": {"N": "9.99"}, "qty": {"N": "3"}}])
     run_command("--data-dir", str(folder))
     assert RawItem.objects.get().attributes == {"sku": "a", "price": Decimal("9.99"), "qty": 3}
+
+
+def test_only_the_named_tables_are_imported(tmp_path):
+    write_export(tmp_path / "export", "Groups", [{"id": {"N": "1"}, "name": {"S": "Ops"}}])
+    write_export(
+        tmp_path / "export", "notes", [{"id": {"S": "n1"}}], export_id="01700000000001-0a1b2c3e"
+    )
+    output = run_command("--data-dir", str(tmp_path / "export"), "--table", "notes")
+    assert "Found 1 table export directories" in output
+    assert Group.objects.count() == 0
+    assert list(RawItem.objects.values_list("source_table", flat=True)) == ["notes"]
+    with pytest.raises(CommandError) as raised:
+        run_command("--data-dir", str(tmp_path / "export"), "--table", "nope")
+    assert str(raised.value) == "no table named nope in export (found: Groups, notes)"
+
+
+def test_abort_policy_exits_non_zero_and_writes_nothing(tmp_path):
+    items = [{"id": {"N": "1"}, "name": {"S": "Ops"}}, {"id": {"N": "2.5"}, "name": {"S": "Dev"}}]
+    write_export(tmp_path / "export", "Groups", items)
+    completed = manage(
+        "import_dynamodb", "--data-dir", str(tmp_path / "export"), "--on-error", "abort"
+    )
+    assert completed.returncode == 1
+    assert completed.stderr == (
+        "CommandError: import aborted at table Groups, "
+        "AWSDynamoDB/01700000000000-0a1b2c3d/data/file002c3d.json.gz, line 2 (item id=2.5): "
+        "id: not an integer. Nothing was written.\n"
+    )
+    assert Group.objects.count() == 0
+
+
+def test_clear_tables_replaces_the_rows(tmp_path):
+    Group.objects.create(id=7, name="Old")
+    write_export(tmp_path / "export", "Groups", [{"id": {"N": "1"}, "name": {"S": "Ops"}}])
+    output = run_command("--data-dir", str(tmp_path / "export"), "--clear-tables")
+    assert "new 1, updated 0, unchanged 0, skipped 0, errors 0, deleted 1" in output
+    assert list(Group.objects.values_list("id", "name")) == [(1, "Ops")]
+
+
+def test_map_to_an_unknown_model_is_one_clear_line(tmp_path):
+    write_export(tmp_path / "export", "Groups", [{"id": {"N": "1"}, "name": {"S": "Ops"}}])
+    completed = manage(
+        "import_dynamodb", "--data-dir", str(tmp_path / "export"), "--map", "Groups=nope.Model"
+    )
+    assert completed.returncode == 1
+    assert completed.stderr == (
+        "CommandError: unknown model 'nope.Model': expected app_label.Model, e.g. stock.Stock, "
+        "or raw/skip\n"
+    )
+
+
+def test_import_data_script_imports_the_awsdynamodb_folder(tmp_path):
+    write_export(tmp_path, "Groups", [{"id": {"N": "1"}, "name": {"S": "Ops"}}])
+    env = {**os.environ, "DATABASE_URL": f"sqlite:///{tmp_path / 'db.sqlite3'}"}
+    assert manage("migrate", "-v0", env=env).returncode == 0
+    completed = subprocess.run(
+        [sys.executable, str(REPO / "import_data.py"), "--no-progress"],
+        capture_output=True,
+        text=True,
+        env=env,
+        cwd=tmp_path,
+        check=False,
+        timeout=300,
+    )
+    assert completed.returncode == 0, completed.stderr
+    assert "Successfully imported 1 records for table Groups" in completed.stdout
