@@ -155,7 +155,7 @@ def open_source(
     with path.open("rb") as stream:
         magic = stream.read(4)
     if magic not in _ZIP_MAGICS and not zipfile.is_zipfile(path):
-        raise SourceError(f"{label} is not a zip file: upload the export folder compressed as .zip")
+        raise SourceError(f"{label} is not a zip file: compress the export folder as a .zip")
     try:
         archive = zipfile.ZipFile(path)
     except (zipfile.BadZipFile, OSError, EOFError, ValueError) as err:

@@ -9,6 +9,7 @@ from django import forms
 from django.apps import apps
 from django.db import models
 from django.template.defaultfilters import filesizeformat
+from django.utils.html import escape
 
 from .conf import get_settings
 from .mapping import (
@@ -40,7 +41,8 @@ class UploadForm(forms.Form):
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.max_bytes = get_settings().max_upload_bytes
-        self.fields["upload"].help_text = (
+        # Django renders help_text as HTML: escape it, or <ExportId> vanishes as a tag.
+        self.fields["upload"].help_text = escape(
             "The export folder (AWSDynamoDB/<ExportId>/… or dynamodump folders) compressed as "
             f"one .zip, at most {filesizeformat(self.max_bytes)}."
         )

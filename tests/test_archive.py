@@ -231,7 +231,7 @@ def test_a_file_that_is_not_a_zip_is_a_source_error(tmp_path: Path, content: byt
     with pytest.raises(SourceError) as caught:
         open_source(path)
     assert str(caught.value) == (
-        "export.json.gz is not a zip file: upload the export folder compressed as .zip"
+        "export.json.gz is not a zip file: compress the export folder as a .zip"
     )
 
 

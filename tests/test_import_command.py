@@ -348,3 +348,11 @@ def test_import_data_script_imports_the_awsdynamodb_folder(tmp_path):
     )
     assert completed.returncode == 0, completed.stderr
     assert "Successfully imported 1 records for table Groups" in completed.stdout
+
+
+def test_map_naming_no_table_of_the_export_is_refused(tmp_path):
+    write_export(tmp_path / "export", "stock", [{"id": {"S": "S1"}}])
+    with pytest.raises(CommandError) as raised:
+        run_command("--data-dir", str(tmp_path / "export"), "--map", "Stock=skip")
+    assert str(raised.value) == "--map names no table of this export: Stock (found: stock)"
+    assert RawItem.objects.count() == 0

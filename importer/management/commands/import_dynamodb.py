@@ -104,6 +104,14 @@ class Command(BaseCommand):
                 self.stdout.write(f"Detected table: {table.name} in directory {where}")
             for warning in analysis.warnings:
                 self.stdout.write(self.style.WARNING(f"Warning: {warning}"))
+            found = {table.name for table in analysis.tables}
+            unknown = sorted(set(targets) - found)
+            if unknown:
+                # A misspelt --map (e.g. Stock=skip for table stock) must not import the table.
+                raise CommandError(
+                    f"--map names no table of this export: {', '.join(unknown)} "
+                    f"(found: {', '.join(sorted(found, key=str.lower))})"
+                )
             mappings = suggest_mappings(
                 analysis,
                 targets=targets,
@@ -138,6 +146,7 @@ class Command(BaseCommand):
                     errors=ErrorCsvWriter(error_file) if error_file else None,
                     progress=not options["no_progress"] and sys.stderr.isatty(),
                     total=sum(table.profile.items for table in analysis.tables),
+                    dry_run=options["dry_run"],
                 )
                 report = execute(
                     tree,
@@ -178,14 +187,12 @@ class Command(BaseCommand):
     ) -> None:
         totals = report.totals()
         self.stdout.write("")
-        verb = "would be" if report.dry_run else "were"
         self.stdout.write(
             f"{'Dry run' if report.dry_run else 'Done'} in {report.seconds:.1f}s: "
-            f"{totals.get('new', 0)} new, {totals.get('updated', 0)} updated, "
-            f"{totals.get('unchanged', 0)} unchanged, {totals.get('skipped', 0)} skipped, "
-            f"{totals.get('errors', 0)} errors {verb} found"
+            + describe_counts(totals)
+            + (" would be" if report.dry_run else "")
             + (
-                f"; {totals.get('deleted', 0)} existing rows deleted"
+                f"; {plural(totals['deleted'], 'existing row')} deleted"
                 if totals.get("deleted")
                 else ""
             )
@@ -207,6 +214,20 @@ class Command(BaseCommand):
                 )
 
 
+def plural(count: int, noun: str) -> str:
+    """ "1 error", "2 errors"."""
+    return f"{count} {noun}" if count == 1 else f"{count} {noun}s"
+
+
+def describe_counts(counts: dict[str, int]) -> str:
+    """The counts of a run in one phrase: "3 new, 0 updated, 5 unchanged, 0 skipped, 1 error"."""
+    return (
+        f"{counts.get('new', 0)} new, {counts.get('updated', 0)} updated, "
+        f"{counts.get('unchanged', 0)} unchanged, {counts.get('skipped', 0)} skipped, "
+        f"{plural(counts.get('errors', 0), 'error')}"
+    )
+
+
 def format_problem(problem: RowProblem) -> str:
     """One problem on one line: table, place, item, attribute → field, raw value, message."""
     parts = [problem.table]
@@ -225,9 +246,16 @@ class CommandObserver:
     """Print the seed guide's progress lines, a progress bar, and collect problems."""
 
     def __init__(
-        self, command: BaseCommand, *, errors: ErrorCsvWriter | None, progress: bool, total: int
+        self,
+        command: BaseCommand,
+        *,
+        errors: ErrorCsvWriter | None,
+        progress: bool,
+        total: int,
+        dry_run: bool,
     ) -> None:
         self.command = command
+        self.dry_run = dry_run
         self.errors = errors
         self.progress = progress
         self.total = total
@@ -281,7 +309,9 @@ class CommandObserver:
         if counts.imported or (not counts.errors and counts.read == 0 and not self._failed(table)):
             self.command.stdout.write(
                 style.SUCCESS(
-                    f"Successfully imported {counts.imported} records for table {table.name}"
+                    f"Would import {counts.imported} records for table {table.name}"
+                    if self.dry_run
+                    else f"Successfully imported {counts.imported} records for table {table.name}"
                 )
             )
         elif self._failed(table):
