@@ -65,6 +65,7 @@ def discover(tree: SourceTree) -> Discovery:
             "AWSDynamoDB/<ExportId>/manifest-summary.json, a dynamodump <table>/schema.json, "
             "or data files"
         )
+    _refuse_repeated_tables(tables, tree.label)
     ignored = [name for name in names if name not in scan.used]
     if ignored:
         shown = ", ".join(ignored[:5]) + (", ..." if len(ignored) > 5 else "")
@@ -73,6 +74,21 @@ def discover(tree: SourceTree) -> Discovery:
         key=lambda table: (table.name.casefold(), table.name, table.export_id or "", table.root)
     )
     return Discovery(tables=tuple(tables), warnings=tuple(scan.warnings))
+
+
+def _refuse_repeated_tables(tables: list[TableSource], label: str) -> None:
+    # Two exports of one table (two snapshots, or a dump beside an export) would be merged into
+    # one import with every item twice; which snapshot wins is the user's call, not ours.
+    places: dict[str, list[str]] = {}
+    for table in tables:
+        places.setdefault(table.name, []).append(table.export_id or table.root or "(top)")
+    repeated = {name: where for name, where in places.items() if len(where) > 1}
+    if repeated:
+        detail = "; ".join(f"{name} in {', '.join(where)}" for name, where in sorted(repeated.items()))
+        raise SourceError(
+            f"{label} holds more than one export of the same table ({detail}): "
+            "keep one export per table and try again"
+        )
 
 
 @dataclass(kw_only=True)

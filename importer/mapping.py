@@ -141,6 +141,8 @@ class TableMapping:
                     f'{where}: attribute {attribute!r} needs {{"field": name or null}}'
                 )
             converter = spec.get("converter") or ""
+            if not isinstance(converter, str):
+                raise MappingError(f'{where}: attribute {attribute!r}: "converter" must be a string')
             if converter and converter not in Converter.values:
                 raise MappingError(
                     f"{where}: attribute {attribute!r} has unknown converter {converter!r} "
@@ -150,6 +152,8 @@ class TableMapping:
                 FieldMapping(attribute=attribute, field=spec["field"], converter=converter)
             )
         catch_all = body.get("catch_all") or None
+        if catch_all is not None and not isinstance(catch_all, str):
+            raise MappingError(f'{where}: "catch_all" must be the name of a JSONField, or absent')
         return cls(
             table=table,
             target=target,

@@ -85,6 +85,13 @@ def validate_mapping(
                 field=item.field,
             )
         seen[item.field] = item.attribute
+        if getattr(model_field, "auto_now", False) or getattr(model_field, "auto_now_add", False):
+            problem(
+                f"{item.field} is set by Django on every save (auto_now/auto_now_add): "
+                f"the imported {item.attribute} would be replaced by the time of the import",
+                attribute=item.attribute,
+                field=item.field,
+            )
         attribute = profile.attribute(item.attribute) if profile is not None else None
         if (
             attribute is not None
@@ -142,11 +149,18 @@ def _field(model: type[models.Model], name: str) -> models.Field | None:
 
 
 def _is_required(model_field: models.Field) -> bool:
-    if model_field.primary_key and isinstance(model_field, models.AutoField):
+    """A field no row can do without: the same rule coerce applies to a missing attribute."""
+    if model_field.primary_key and isinstance(
+        model_field, (models.AutoField, models.BigAutoField, models.SmallAutoField)
+    ):
         return False
     if getattr(model_field, "auto_now", False) or getattr(model_field, "auto_now_add", False):
         return False
-    return not (model_field.has_default() or model_field.null or model_field.blank)
+    return not (
+        model_field.has_default()
+        or model_field.null
+        or (model_field.blank and model_field.empty_strings_allowed)
+    )
 
 
 def _is_unique(model: type[models.Model], fields: list[str]) -> bool:

@@ -434,7 +434,7 @@ def test_table_name_falls_back_to_export_arn_then_folder(make_zip: MakeZip) -> N
     ]
 
 
-def test_two_exports_of_one_table_stay_apart_sorted_by_export_id(make_zip: MakeZip) -> None:
+def test_two_exports_of_one_table_are_refused_by_name(make_zip: MakeZip) -> None:
     later, earlier = "01700000000009-99999999", "01700000000001-11111111"
     path = make_zip(
         {
@@ -446,11 +446,12 @@ def test_two_exports_of_one_table_stay_apart_sorted_by_export_id(make_zip: MakeZ
             f"AWSDynamoDB/{EXPORT_ID}/data/a.json.gz": ITEMS,
         }
     )
-    assert [(t.name, t.export_id) for t in discover_path(path).tables] == [
-        ("accounts", EXPORT_ID),
-        ("users", earlier),
-        ("users", later),
-    ]
+    with pytest.raises(SourceError) as caught:
+        discover_path(path)
+    assert str(caught.value) == (
+        "upload.zip holds more than one export of the same table (users in "
+        f"{earlier}, {later}): keep one export per table and try again"
+    )
 
 
 # --- dynamodump and loose files -----------------------------------------------------------------

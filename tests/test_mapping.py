@@ -136,3 +136,36 @@ def test_validation_flags_what_cannot_work():
     assert [p.message for p in validate_mapping(unknown)] == [
         "unknown model 'shop.Nothing': expected app_label.Model, e.g. stock.Stock, or raw/skip"
     ]
+
+
+def test_validation_flags_auto_now_fields_and_blank_non_text_fields():
+    counters = profile([{"id": {"N": "1"}, "name": {"S": "a"}, "touched": {"S": "2024-01-01"}}])
+    mapping = TableMapping(
+        table="counters",
+        target="testapp.Counter",
+        key=("id",),
+        fields=(
+            FieldMapping(attribute="id", field="id"),
+            FieldMapping(attribute="name", field="name"),
+            FieldMapping(attribute="touched", field="touched_at"),
+        ),
+    )
+    assert [problem.message for problem in validate_mapping(mapping, counters)] == [
+        "touched_at is set by Django on every save (auto_now/auto_now_add): "
+        "the imported touched would be replaced by the time of the import"
+    ]
+
+
+def test_catch_all_and_converter_must_be_strings():
+    with pytest.raises(MappingError) as raised:
+        MappingSet.loads('{"tables": {"t": {"target": "raw", "catch_all": ["x"]}}}')
+    assert str(raised.value) == (
+        "mapping for table 't': \"catch_all\" must be the name of a JSONField, or absent"
+    )
+    with pytest.raises(MappingError) as raised:
+        MappingSet.loads(
+            '{"tables": {"t": {"target": "a.B", "fields": {"x": {"field": "y", "converter": 3}}}}}'
+        )
+    assert (
+        str(raised.value) == "mapping for table 't': attribute 'x': \"converter\" must be a string"
+    )

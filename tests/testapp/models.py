@@ -31,6 +31,7 @@ class Counter(models.Model):
     """An AutoField primary key written explicitly (C16)."""
 
     name = models.CharField(max_length=40)
+    touched_at = models.DateTimeField(auto_now=True)
 
     def __str__(self) -> str:
         return self.name
