@@ -14,6 +14,7 @@ from django.db import models
 
 from .errors import MappingError
 from .mapping import Converter, TableMapping, resolve_model
+from .permissions import is_target
 from .profile import TableProfile
 
 
@@ -44,6 +45,9 @@ def validate_mapping(
         model = resolve_model(mapping.target)
     except MappingError as error:
         problem(str(error))
+        return problems
+    if not is_target(model):
+        problem(f"{model._meta.label} cannot be an import target (Django's or the importer's own)")
         return problems
     if mapping.is_raw:
         if profile is not None:

@@ -169,3 +169,39 @@ def test_catch_all_and_converter_must_be_strings():
     assert (
         str(raised.value) == "mapping for table 't': attribute 'x': \"converter\" must be a string"
     )
+
+
+@pytest.mark.parametrize(
+    "target",
+    ["sessions.Session", "auth.Permission", "importer.ImportJob", "contenttypes.ContentType"],
+)
+def test_django_and_importer_bookkeeping_are_never_targets(target):
+    from django.apps import apps
+
+    label = apps.get_model(target)._meta.label
+    assert [p.message for p in validate_mapping(TableMapping(table="t", target=target))] == [
+        f"{label} cannot be an import target (Django's or the importer's own)"
+    ]
+
+
+@pytest.mark.django_db
+def test_importing_needs_add_and_change_and_delete_for_replace():
+    from django.contrib.auth.models import Permission
+
+    from backend.users.models import User
+    from importer.permissions import missing_permissions
+
+    clerk = User.objects.create_user(username="clerk", is_staff=True)
+    upsert = TableMapping(table="stock", target="stock.Stock")
+    replace = TableMapping(table="stock", target="stock.Stock", mode="replace")
+    assert missing_permissions(clerk, upsert) == ["stock.add_stock", "stock.change_stock"]
+    clerk.user_permissions.add(
+        *Permission.objects.filter(codename__in=["add_stock", "change_stock"])
+    )
+    clerk = User.objects.get(pk=clerk.pk)
+    assert missing_permissions(clerk, upsert) == []
+    assert missing_permissions(clerk, replace) == ["stock.delete_stock"]
+    assert missing_permissions(clerk, TableMapping(table="x", target="raw")) == [
+        "importer.add_rawitem",
+        "importer.change_rawitem",
+    ]
