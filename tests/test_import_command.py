@@ -416,3 +416,13 @@ def test_map_naming_no_table_of_the_export_is_refused(tmp_path):
         run_command("--data-dir", str(tmp_path / "export"), "--map", "Stock=skip")
     assert str(raised.value) == "--map names no table of this export: Stock (found: stock)"
     assert RawItem.objects.count() == 0
+
+
+@pytest.mark.parametrize("option", ["--error-report", "--save-mapping"])
+def test_an_unwritable_output_path_is_one_clear_line(tmp_path, option):
+    write_export(tmp_path / "export", "Groups", [{"id": {"N": "1"}, "name": {"S": "Ops"}}])
+    target = tmp_path / "no-such-folder" / "out.txt"
+    with pytest.raises(CommandError) as raised:
+        run_command("--data-dir", str(tmp_path / "export"), option, str(target))
+    assert str(raised.value) == f"cannot write {target}: No such file or directory"
+    assert Group.objects.count() == 0

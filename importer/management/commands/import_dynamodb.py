@@ -5,7 +5,7 @@ from __future__ import annotations
 import sys
 import time
 from pathlib import Path
-from typing import Any
+from typing import Any, TextIO
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
@@ -121,7 +121,7 @@ class Command(BaseCommand):
                 conf=conf,
             )
             if options["save_mapping"]:
-                Path(options["save_mapping"]).write_text(mappings.dumps(), encoding="utf-8")
+                _write_text(options["save_mapping"], mappings.dumps())
                 self.stdout.write(f"Mapping written to {options['save_mapping']}")
             readable = {
                 table.name: table.profile for table in analysis.tables if table.error is None
@@ -136,9 +136,7 @@ class Command(BaseCommand):
                     f"the mapping cannot work; fix it (--map, --mapping) and run again:\n{lines}"
                 )
             error_file = (
-                open(options["error_report"], "w", newline="", encoding="utf-8")
-                if options["error_report"]
-                else None
+                _open_for_writing(options["error_report"]) if options["error_report"] else None
             )
             try:
                 observer = CommandObserver(
@@ -212,6 +210,20 @@ class Command(BaseCommand):
                 self.stdout.write(
                     f"  ... and {more} more (use --error-report FILE.csv to get them all)"
                 )
+
+
+def _write_text(path: str, text: str) -> None:
+    try:
+        Path(path).write_text(text, encoding="utf-8")
+    except OSError as error:
+        raise CommandError(f"cannot write {path}: {error.strerror}") from None
+
+
+def _open_for_writing(path: str) -> TextIO:
+    try:
+        return open(path, "w", newline="", encoding="utf-8")  # closed by the caller
+    except OSError as error:
+        raise CommandError(f"cannot write {path}: {error.strerror}") from None
 
 
 def plural(count: int, noun: str) -> str:
