@@ -26,6 +26,7 @@ INSTALLED_APPS = [
     "django_htmx",
     "crispy_forms",
     "crispy_bootstrap5",
+    "django_tasks_db",
     "importer",
     "backend.users",
     "backend.stock",
@@ -73,6 +74,46 @@ DATABASES = {
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     # WAL lets the web process read progress while an import's transaction is open.
     DATABASES["default"]["OPTIONS"] = {"init_command": "PRAGMA journal_mode=WAL;", "timeout": 20}
+else:
+    # A second connection to the same database: a worker writes a job's progress (and a dry run's
+    # row outcomes) through it, so the web process sees them while the import's transaction is
+    # still open. SQLite has one writer at a time, so there progress goes to the cache below.
+    DATABASES["progress"] = {**DATABASES["default"], "TEST": {"MIRROR": "default"}}
+
+# Where a job's progress is written on SQLite (shared by the web process and the worker on one
+# machine). On PostgreSQL the "progress" database connection above is used instead.
+CACHES = {
+    "default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"},
+    "progress": {
+        "BACKEND": "django.core.cache.backends.filebased.FileBasedCache",
+        "LOCATION": VAR_DIR / "cache" / "progress",
+    },
+}
+
+# Background tasks (analysis, dry run, import: importer/tasks.py) run through Django's Tasks
+# framework. IMPORTER_TASKS picks the backend:
+#   database  (default) django-tasks-db: `manage.py db_worker` runs them (bin/run starts one)
+#   celery    django-tasks-celery: `celery -A backend worker` runs them; broker CELERY_BROKER_URL
+#   immediate in the web request itself (no worker; for debugging)
+IMPORTER_TASKS = os.environ.get("IMPORTER_TASKS", "database")
+CELERY_BROKER_URL = os.environ.get("CELERY_BROKER_URL", "redis://127.0.0.1:6379/0")
+CELERY_TASK_IGNORE_RESULT = True  # the job row holds the outcome; no result backend needed
+CELERY_WORKER_PREFETCH_MULTIPLIER = 1  # an import is long: take one at a time
+CELERY_TASK_ACKS_LATE = False  # a task whose worker dies is not re-run by itself: Retry is explicit
+match IMPORTER_TASKS:
+    case "celery":
+        TASKS = {
+            "default": {
+                "BACKEND": "django_tasks_celery.CeleryBackend",
+                "OPTIONS": {"CELERY_APP": "backend.celery.app"},
+            }
+        }
+    case "immediate":
+        TASKS = {"default": {"BACKEND": "django.tasks.backends.immediate.ImmediateBackend"}}
+    case "database":
+        TASKS = {"default": {"BACKEND": "django_tasks_db.DatabaseBackend"}}
+    case _:
+        raise ValueError(f"IMPORTER_TASKS={IMPORTER_TASKS!r}: use database, celery or immediate")
 
 AUTH_USER_MODEL = "users.User"
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"

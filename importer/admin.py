@@ -26,8 +26,16 @@ class TableImportInline(admin.TabularInline):
 
 @admin.register(ImportJob)
 class ImportJobAdmin(admin.ModelAdmin):
-    list_display = ["id", "original_name", "created_by", "created_at", "status"]
-    list_filter = ["status"]
+    list_display = [
+        "id",
+        "original_name",
+        "created_by",
+        "created_at",
+        "status",
+        "task",
+        "heartbeat_at",
+    ]
+    list_filter = ["status", "task", "retryable"]
     search_fields = ["original_name"]
     inlines = [TableImportInline]
 

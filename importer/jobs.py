@@ -1,14 +1,17 @@
 """The wizard's service layer: take an ImportJob from upload to results through the engine.
 
-Views (and, later, the background task) only call these functions. Every phase re-opens the
-upload from Django's storage and goes through `importer.run` (analyse → suggest_mappings →
-execute), so any process can continue a job (CASES.md C26). The analysis is kept on the job's
-TableImport rows so the mapping page never re-reads the zip.
+Views call `start_*`, which check what can be checked at once and enqueue a background task
+(importer/tasks.py); the task calls `run_task`, which runs the phase (`analyse_job`,
+`dry_run_job`, `import_job`) in a worker. Every phase re-opens the upload from Django's storage and
+goes through `importer.run` (analyse → suggest_mappings → execute), so any process can continue a
+job (CASES.md C26). The analysis is kept on the job's TableImport rows so the mapping page never
+re-reads the zip. Progress goes through importer/progress.py, row outcomes through recorder.py.
 """
 
 from __future__ import annotations
 
 import json
+import logging
 import shutil
 import tempfile
 import time
@@ -20,22 +23,33 @@ from django.core.files.uploadedfile import UploadedFile
 from django.db import transaction
 from django.utils import timezone
 
+from . import progress
 from .archive import SourceTree, open_source
 from .conf import get_settings
 from .errors import ImporterError, MappingError
 from .mapping import RAW, SKIP, MappingSet, TableMapping, resolve_model, suggest_mapping
-from .models import ImportJob, ImportProblem, ImportRow, Phase, TableImport
-from .outcomes import RowProblem, RowResult, TableCounts
+from .models import ImportJob, ImportProblem, ImportRow, Phase, TableImport, Task
+from .outcomes import RowProblem
 from .profile import TableProfile
+from .progress import MeteredTree, ProgressReporter
+from .recorder import JobRecorder
 from .report import RunReport
 from .run import Analysis, analyse, execute, suggest_mappings
 from .sources import DataFile, TableSource
 from .validation import MappingProblem, validate_mapping
 
+logger = logging.getLogger(__name__)
+
 Status = ImportJob.Status
-SAVE_BATCH = 2000
 # States in which the analysis exists and the mapping may be edited or dry-run again.
 MAPPABLE = (Status.READY, Status.PLANNED, Status.FAILED)
+# The status a job has while each task runs, and the one a retry starts from.
+WORKING = {
+    Task.ANALYSE: Status.ANALYSING,
+    Task.DRY_RUN: Status.PLANNING,
+    Task.IMPORT: Status.IMPORTING,
+}
+BEFORE = {Task.ANALYSE: Status.UPLOADED, Task.DRY_RUN: Status.READY, Task.IMPORT: Status.PLANNED}
 
 
 class JobStateError(ImporterError):
@@ -60,28 +74,33 @@ def create_job(*, upload: UploadedFile, user: Any, reuse: ImportJob | None = Non
 
 
 def start_analysis(job: ImportJob) -> None:
-    """Begin discovery and profiling (synchronously for now; a background task in issue 4)."""
-    analyse_job(job)
+    """Enqueue the discovery and profiling of a new upload."""
+    _require(job, Status.UPLOADED, action="analyse")
+    _enqueue(job, Task.ANALYSE)
 
 
 def analyse_job(job: ImportJob) -> None:
     """Discover and profile every table of the upload; keep the profiles and a first mapping."""
-    _require(job, Status.UPLOADED, action="analyse")
-    _set_status(job, Status.ANALYSING)
+    _require(job, Status.ANALYSING, action="analyse")
     started = time.monotonic()
-    try:
-        with _opened_upload(job) as tree:
-            analysis = analyse(tree, conf=get_settings())
-        if not analysis.tables:
-            raise ImporterError(
-                f"{job.original_name} holds no DynamoDB export: expected AWSDynamoDB/<ExportId>/ "
-                "with manifest files, dynamodump folders or DynamoDB JSON data files"
-            )
-        given = MappingSet.loads(_dumps(job.mapping)) if job.mapping else None
-        mappings = suggest_mappings(analysis, given=given, conf=get_settings())
-    except ImporterError as error:
-        _fail(job, str(error))
-        return
+    with ProgressReporter(job.pk) as reporter:
+        try:
+            with _opened_upload(job) as tree:
+                metered = MeteredTree(tree, reporter)
+                reporter.start("analysing", total=metered.data_bytes(), unit="bytes")
+                analysis = analyse(metered, conf=get_settings())
+            if not analysis.tables:
+                raise ImporterError(
+                    f"{job.original_name} holds no DynamoDB export: expected "
+                    "AWSDynamoDB/<ExportId>/ with manifest files, dynamodump folders or DynamoDB "
+                    "JSON data files"
+                )
+            given = MappingSet.loads(_dumps(job.mapping)) if job.mapping else None
+            mappings = suggest_mappings(analysis, given=given, conf=get_settings())
+        except ImporterError as error:
+            _fail(job, str(error))
+            return
+    seconds = time.monotonic() - started
     with transaction.atomic():
         job.tables.all().delete()
         TableImport.objects.bulk_create(
@@ -90,9 +109,10 @@ def analyse_job(job: ImportJob) -> None:
         )
         job.mapping = mappings.to_json()
         job.summary = {"warnings": list(analysis.warnings)}
-        job.timings = {**job.timings, "analyse": time.monotonic() - started}
-        job.progress_total = sum(table.profile.items for table in analysis.tables)
-        job.progress_done = job.progress_total
+        job.timings = {**job.timings, "analyse": seconds}
+        _progress_ended(
+            job, items=sum(table.profile.items for table in analysis.tables), seconds=seconds
+        )
         job.error_message = ""
         job.status = Status.READY
         job.save()
@@ -208,22 +228,83 @@ def mapping_json(job: ImportJob) -> str:
 # --- dry run and import ----------------------------------------------------------------------
 
 
-def dry_run_job(job: ImportJob) -> RunReport:
-    """Run the import and roll it back; keep every row's outcome for the paged preview."""
+def start_dry_run(job: ImportJob) -> None:
+    """Check the mapping and the stored upload, then enqueue the dry run."""
     _require(job, *MAPPABLE, action="preview", needs_tables=True)
-    mappings = job_mappings(job)
-    problems = check_mapping(job, mappings)
-    if problems:
-        raise MappingError(
-            "the mapping cannot work: "
-            + "; ".join(f"{problem.table}: {problem.message}" for problem in problems)
+    _check_mappings(job, job_mappings(job))
+    _require_upload(job)
+    _enqueue(job, Task.DRY_RUN)
+
+
+def start_import(job: ImportJob) -> None:
+    """Enqueue the import of a previewed job."""
+    _require(job, Status.PLANNED, action="import")
+    _require_upload(job)
+    _enqueue(job, Task.IMPORT)
+
+
+def retry_job(job: ImportJob) -> None:
+    """Enqueue again the task that crashed or whose worker died."""
+    if not job.retryable or job.status != Status.FAILED or job.task not in BEFORE:
+        raise JobStateError(
+            f"import #{job.pk} is {job.get_status_display().lower()}: there is nothing to retry"
         )
-    previous = job.status
-    _set_status(job, Status.PLANNING)
+    _require_upload(job)
+    job.status = BEFORE[Task(job.task)]
+    _enqueue(job, Task(job.task))
+
+
+def run_task(job_id: int, task: Task) -> None:
+    """Run one task of a job (the body of every task in importer/tasks.py)."""
+    job = ImportJob.objects.get(pk=job_id)
+    if job.status != WORKING[task] or job.task != task:
+        # Delivered twice, or cancelled / marked stale while it waited: nothing to do.
+        logger.warning("import #%s: %s task skipped, the job is %s", job_id, task, job.status)
+        return
     try:
-        report = _run(job, mappings, phase=Phase.DRY_RUN)
+        match task:
+            case Task.ANALYSE:
+                analyse_job(job)
+            case Task.DRY_RUN:
+                dry_run_job(job)
+            case Task.IMPORT:
+                import_job(job)
     except ImporterError:
-        _set_status(job, previous if previous != Status.FAILED else Status.READY)
+        pass  # the phase has recorded it on the job
+    except Exception as error:
+        _crashed(job_id, task, f"{type(error).__name__}: {error}")
+        raise
+    finally:
+        progress.clear(job_id)
+
+
+def mark_stale(job: ImportJob) -> bool:
+    """Fail a working job whose worker has stopped sending progress; True if it was stale."""
+    if not progress.is_stale(job, progress.snapshot(job)):
+        return False
+    label = Task(job.task).label.lower() if job.task in Task.values else "task"
+    _crashed(
+        job.pk,
+        job.task,
+        f"the worker running the {label} stopped responding (no progress for "
+        f"{progress.STALE_AFTER_SECONDS} s): it was stopped or died. The {label} changed "
+        "nothing; retry to run it again.",
+    )
+    job.refresh_from_db()
+    return True
+
+
+def dry_run_job(job: ImportJob) -> RunReport | None:
+    """Run the import and roll it back; keep every row's outcome for the paged preview."""
+    _require(job, Status.PLANNING, action="preview", needs_tables=True)
+    mappings = job_mappings(job)
+    try:
+        _check_mappings(job, mappings)
+        report = _run(job, mappings, phase=Phase.DRY_RUN)
+    except ImporterError as error:
+        job.status = Status.READY
+        job.error_message = str(error)
+        job.save(update_fields=["status", "error_message", "updated_at"])
         raise
     _finish(job, report, phase=Phase.DRY_RUN, status=Status.PLANNED)
     return report
@@ -231,8 +312,7 @@ def dry_run_job(job: ImportJob) -> RunReport:
 
 def import_job(job: ImportJob) -> RunReport:
     """Import every table in one transaction with the previewed mapping; keep the problems."""
-    _require(job, Status.PLANNED, action="import")
-    _set_status(job, Status.IMPORTING)
+    _require(job, Status.IMPORTING, action="import")
     try:
         report = _run(job, job_mappings(job), phase=Phase.IMPORT)
     except ImporterError as error:
@@ -260,8 +340,10 @@ def _run(job: ImportJob, mappings: MappingSet, *, phase: str) -> RunReport:
     with transaction.atomic():
         ImportRow.objects.filter(job=job, phase=phase).delete()
         ImportProblem.objects.filter(job=job, phase=phase).delete()
-    with _opened_upload(job) as tree:
-        analysis = analyse(tree, conf=conf)
+    with ProgressReporter(job.pk) as reporter, _opened_upload(job) as tree:
+        metered = MeteredTree(tree, reporter)
+        reporter.start("reading", total=metered.data_bytes(), unit="bytes")
+        analysis = analyse(metered, conf=conf)
         missing = sorted(set(tables) - {table.name for table in analysis.tables})
         if missing:
             raise ImporterError(f"the upload no longer holds table(s) {', '.join(missing)}")
@@ -269,12 +351,22 @@ def _run(job: ImportJob, mappings: MappingSet, *, phase: str) -> RunReport:
             target = mappings.tables[name].target
             if target not in (RAW, SKIP):
                 resolve_model(target)
-        recorder = JobRecorder(job, tables, phase=phase, keep_rows=phase == Phase.DRY_RUN)
+        recorder = JobRecorder(
+            job, tables, phase=phase, keep_rows=phase == Phase.DRY_RUN, progress=reporter
+        )
+        total = sum(
+            table.profile.items
+            for table in analysis.tables
+            if table.name in mappings.tables and not mappings.tables[table.name].is_skipped
+        )
+        reporter.start("planning" if phase == Phase.DRY_RUN else "importing", total=total)
+        # The run reads the unmetered tree: from here progress counts items, not bytes.
         report = execute(
             tree, analysis, mappings, dry_run=phase == Phase.DRY_RUN, observer=recorder, conf=conf
         )
-    # Saved after the run: a dry run's transaction is rolled back, and our rows with it.
-    recorder.save()
+        # What is left is saved after the run (spooled batches where there is no second
+        # connection): a dry run's transaction is rolled back, with anything written through it.
+        recorder.save()
     return report
 
 
@@ -298,87 +390,16 @@ def _finish(job: ImportJob, report: RunReport, *, phase: str, status: str) -> No
             "warnings": list(report.warnings),
         }
         job.timings = {**job.timings, key: report.seconds}
-        job.progress_done = sum(table.counts.get("read", 0) for table in report.tables)
+        _progress_ended(
+            job,
+            items=sum(table.counts.get("read", 0) for table in report.tables),
+            seconds=report.seconds,
+        )
         job.status = status
         job.error_message = report.aborted or ""
         if status in (Status.DONE, Status.FAILED):
             job.finished_at = timezone.now()
         job.save()
-
-
-class JobRecorder:
-    """A RunObserver that keeps row outcomes and problems, saved to the job once the run ends."""
-
-    def __init__(
-        self, job: ImportJob, tables: dict[str, TableImport], *, phase: str, keep_rows: bool
-    ) -> None:
-        self.job = job
-        self.tables = tables
-        self.phase = phase
-        self.keep_rows = keep_rows
-        self.rows: list[ImportRow] = []
-        self.problems: list[ImportProblem] = []
-
-    def table_started(self, table: TableSource, *, target: str, total_items: int) -> None:
-        pass
-
-    def file_started(self, table: TableSource, data_file: DataFile) -> None:
-        pass
-
-    def file_finished(self, table: TableSource, data_file: DataFile, *, items: int) -> None:
-        pass
-
-    def row(self, result: RowResult) -> None:
-        if not self.keep_rows:
-            return
-        self.rows.append(
-            ImportRow(
-                job=self.job,
-                table=self.tables[result.table],
-                phase=self.phase,
-                outcome=str(result.outcome),
-                item_key=result.item_key,
-                file=result.file,
-                line=result.line,
-                diff={name: [_shown(old), _shown(new)] for name, (old, new) in result.diff.items()},
-                problems=[
-                    {
-                        "attribute": p.attribute,
-                        "field": p.field,
-                        "raw_value": p.raw_value,
-                        "message": p.message,
-                    }
-                    for p in result.problems
-                ],
-            )
-        )
-
-    def problem(self, problem: RowProblem) -> None:
-        self.problems.append(
-            ImportProblem(
-                job=self.job,
-                phase=self.phase,
-                table=problem.table,
-                file=problem.file,
-                line=problem.line,
-                item_key=problem.item_key,
-                attribute=problem.attribute,
-                field=problem.field,
-                raw_value=problem.raw_value,
-                message=problem.message,
-            )
-        )
-
-    def batch_done(self, table: TableSource, counts: TableCounts) -> None:
-        pass
-
-    def table_finished(self, table: TableSource, counts: TableCounts) -> None:
-        pass
-
-    def save(self) -> None:
-        with transaction.atomic():
-            ImportRow.objects.bulk_create(self.rows, batch_size=SAVE_BATCH)
-            ImportProblem.objects.bulk_create(self.problems, batch_size=SAVE_BATCH)
 
 
 def iter_problems(job: ImportJob, *, phase: str) -> Iterator[RowProblem]:
@@ -401,15 +422,6 @@ def iter_problems(job: ImportJob, *, phase: str) -> Iterator[RowProblem]:
 # --- helpers ---------------------------------------------------------------------------------
 
 
-def _shown(value: Any) -> str | None:
-    """A diff value as the text the preview shows: strings as they are, the rest as JSON."""
-    if value is None or isinstance(value, str):
-        return value
-    if isinstance(value, (set, frozenset)):
-        value = sorted(value, key=str)
-    return json.dumps(value, ensure_ascii=False, sort_keys=True, default=str)
-
-
 def _dumps(body: Any) -> str:
     return json.dumps(body)
 
@@ -419,6 +431,59 @@ def _require(job: ImportJob, *allowed: str, action: str, needs_tables: bool = Fa
         raise JobStateError(
             f"cannot {action} import #{job.pk}: it is {job.get_status_display().lower()}"
         )
+
+
+def _check_mappings(job: ImportJob, mappings: MappingSet) -> None:
+    problems = check_mapping(job, mappings)
+    if problems:
+        raise MappingError(
+            "the mapping cannot work: "
+            + "; ".join(f"{problem.table}: {problem.message}" for problem in problems)
+        )
+
+
+def _require_upload(job: ImportJob) -> None:
+    if not job.upload or not job.upload.storage.exists(job.upload.name):
+        raise ImporterError(
+            f"the upload of import #{job.pk} is no longer in storage; upload it again"
+        )
+
+
+def _enqueue(job: ImportJob, task: Task) -> None:
+    """Mark the job as waiting for `task` and hand the task (only the job's id) to a worker."""
+    from . import tasks  # tasks imports this module
+
+    job.status = WORKING[task]
+    job.task = task
+    job.retryable = False
+    job.error_message = ""
+    job.finished_at = None
+    progress.mark_queued(job)
+    job.save()
+    # The immediate backend runs the task here, before enqueue returns; hence update(), not save().
+    result = tasks.BY_TASK[task].enqueue(job.pk)
+    ImportJob.objects.filter(pk=job.pk).update(task_id=str(result.id)[:64])
+    job.refresh_from_db()
+
+
+def _progress_ended(job: ImportJob, *, items: int, seconds: float) -> None:
+    job.progress_phase = ""
+    job.progress_unit = "items"
+    job.progress_total = job.progress_done = items
+    job.progress_rate = round(items / seconds, 1) if seconds > 0 else 0.0
+    job.heartbeat_at = timezone.now()
+
+
+def _crashed(job_id: int, task: str, message: str) -> None:
+    ImportJob.objects.filter(pk=job_id).update(
+        status=Status.FAILED,
+        task=task,
+        retryable=True,
+        error_message=message,
+        progress_phase="",
+        finished_at=timezone.now(),
+        updated_at=timezone.now(),
+    )
 
 
 def _set_status(job: ImportJob, status: str) -> None:
@@ -443,10 +508,7 @@ def _opened_upload(job: ImportJob) -> Iterator[SourceTree]:
         "max_uncompressed_bytes": conf.max_uncompressed_bytes,
         "max_compression_ratio": conf.max_compression_ratio,
     }
-    if not job.upload or not job.upload.storage.exists(job.upload.name):
-        raise ImporterError(
-            f"the upload of import #{job.pk} is no longer in storage; upload it again"
-        )
+    _require_upload(job)
     try:
         path = job.upload.path
     except NotImplementedError:

@@ -28,6 +28,14 @@ class RawItem(models.Model):
         return f"{self.source_table} {self.item_key}"
 
 
+class Task(models.TextChoices):
+    """The background tasks of a job (importer/tasks.py), one per long phase."""
+
+    ANALYSE = "analyse", "Analysis"
+    DRY_RUN = "dry_run", "Dry run"
+    IMPORT = "import", "Import"
+
+
 class ImportJob(models.Model):
     """One upload taken through the wizard: the stored zip, its state, its mapping and results."""
 
@@ -60,8 +68,19 @@ class ImportJob(models.Model):
     summary = models.JSONField(default=dict, blank=True)
     # Seconds per phase: analyse, plan, load.
     timings = models.JSONField(default=dict, blank=True)
+    # The background task that runs (or last ran) on this job, and its live progress: written by
+    # the worker through a second connection (PostgreSQL) or the progress cache (SQLite), see
+    # importer/progress.py. `heartbeat_at` goes stale when the worker dies.
+    task = models.CharField(max_length=8, choices=Task.choices, blank=True)
+    task_id = models.CharField(max_length=64, blank=True)
+    progress_phase = models.CharField(max_length=16, blank=True)
+    progress_unit = models.CharField(max_length=8, default="items")
     progress_done = models.BigIntegerField(default=0)
     progress_total = models.BigIntegerField(default=0)
+    progress_rate = models.FloatField(default=0.0)  # units per second
+    heartbeat_at = models.DateTimeField(null=True, blank=True)
+    # True when the last task crashed or its worker died: the Retry action re-enqueues `task`.
+    retryable = models.BooleanField(default=False)
     finished_at = models.DateTimeField(null=True, blank=True)
     error_message = models.TextField(blank=True)
 

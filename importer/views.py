@@ -25,11 +25,11 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 from django_htmx.http import HttpResponseClientRedirect, HttpResponseClientRefresh
 from django_htmx.middleware import HtmxDetails
 
-from . import jobs
+from . import jobs, progress
 from .errors import ImporterError
 from .forms import MappingFileForm, TableMappingForm, UploadForm
 from .mapping import RAW, SKIP, MappingSet, resolve_model
-from .models import ImportJob, ImportRow, Phase, TableImport
+from .models import ImportJob, ImportRow, Phase, TableImport, Task
 from .outcomes import Outcome
 from .report import ErrorCsvWriter
 from .validation import MappingProblem, validate_mapping
@@ -85,21 +85,55 @@ def _reusable(value: Any) -> ImportJob | None:
 @require_GET
 def job_detail(request: HtmxHttpRequest, pk: int) -> HttpResponse:
     job = get_object_or_404(ImportJob, pk=pk)
+    jobs.mark_stale(job)
     return render(
         request,
         "importer/job.html",
-        {"job": job, "tables": job.tables.all(), "step": _step(job), "next_url": resume_url(job)},
+        {
+            **progress_context(job),
+            "tables": job.tables.all(),
+            "step": _step(job),
+            "next_url": resume_url(job),
+        },
     )
 
 
 @staff_member_required
 @require_GET
-def progress(request: HtmxHttpRequest, pk: int) -> HttpResponse:
+def job_progress(request: HtmxHttpRequest, pk: int) -> HttpResponse:
     job = get_object_or_404(ImportJob, pk=pk)
+    jobs.mark_stale(job)
     if request.htmx and not job.is_working:
         # The phase has ended: reload the page so it shows the phase's result (the poll stops).
         return HttpResponseClientRefresh()
-    return render(request, "importer/partials/progress.html", {"job": job})
+    return render(request, "importer/partials/progress.html", progress_context(job))
+
+
+def progress_context(job: ImportJob) -> dict[str, Any]:
+    """What the progress fragment shows: the job and its latest progress snapshot."""
+    return {"job": job, "progress": progress.snapshot(job)}
+
+
+@staff_member_required
+@require_POST
+def retry(request: HtmxHttpRequest, pk: int) -> HttpResponse:
+    job = get_object_or_404(ImportJob, pk=pk)
+    task = job.task
+    try:
+        jobs.retry_job(job)
+    except ImporterError as error:
+        messages.error(request, str(error))
+        return redirect(resume_url(job))
+    job.refresh_from_db()
+    if job.status == Status.FAILED and job.error_message:
+        messages.error(request, job.error_message)
+    match task:
+        case Task.DRY_RUN:
+            return redirect("importer:preview", pk=job.pk)
+        case Task.IMPORT:
+            return redirect("importer:results", pk=job.pk)
+        case _:
+            return redirect("importer:job", pk=job.pk)
 
 
 # --- mapping ---------------------------------------------------------------------------------
@@ -247,7 +281,7 @@ def dry_run(request: HtmxHttpRequest, pk: int) -> HttpResponse:
 
 def _dry_run(request: HtmxHttpRequest, job: ImportJob) -> HttpResponse:
     try:
-        jobs.dry_run_job(job)
+        jobs.start_dry_run(job)
     except ImporterError as error:
         messages.error(request, str(error))
         return redirect(resume_url(job))
@@ -258,7 +292,13 @@ def _dry_run(request: HtmxHttpRequest, job: ImportJob) -> HttpResponse:
 @require_GET
 def preview(request: HtmxHttpRequest, pk: int) -> HttpResponse:
     job = get_object_or_404(ImportJob, pk=pk)
+    jobs.mark_stale(job)
+    if job.task == Task.DRY_RUN and job.status == Status.READY and job.error_message:
+        messages.error(request, job.error_message)  # the dry run stopped: why, on the mapping
+        return redirect(resume_url(job))
     if "plan" not in job.summary and job.status != Status.PLANNING:
+        if job.status == Status.FAILED and job.task == Task.DRY_RUN:
+            return redirect("importer:job", pk=job.pk)
         messages.error(request, "Run the dry run first: the preview shows what it found.")
         return redirect(resume_url(job))
     outcome = request.GET.get("outcome", "")
@@ -269,7 +309,7 @@ def preview(request: HtmxHttpRequest, pk: int) -> HttpResponse:
         rows = rows.filter(outcome=outcome)
     page = Paginator(rows.order_by("id"), DIFF_PAGE_SIZE).get_page(request.GET.get("page"))
     context = {
-        "job": job,
+        **progress_context(job),
         "count_rows": [(table, "") for table in job.tables.all()],
         "page": page,
         "outcome": outcome,
@@ -331,12 +371,10 @@ def confirm_import(request: HtmxHttpRequest, pk: int) -> HttpResponse:
         return redirect(resume_url(job))
     if request.method == "POST":
         try:
-            report = jobs.import_job(job)
+            jobs.start_import(job)
         except ImporterError as error:
             messages.error(request, str(error))
             return redirect(resume_url(job))
-        if report.aborted:
-            messages.error(request, f"{report.aborted}. Nothing was written.")
         return redirect("importer:results", pk=job.pk)
     return render(
         request,
@@ -354,7 +392,9 @@ def confirm_import(request: HtmxHttpRequest, pk: int) -> HttpResponse:
 @require_GET
 def results(request: HtmxHttpRequest, pk: int) -> HttpResponse:
     job = get_object_or_404(ImportJob, pk=pk)
-    if "load" not in job.summary and job.status != Status.IMPORTING:
+    jobs.mark_stale(job)
+    imported = job.status == Status.IMPORTING or (job.task == Task.IMPORT and job.retryable)
+    if "load" not in job.summary and not imported:
         messages.error(request, "This job has not been imported yet.")
         return redirect(resume_url(job))
     tables = list(job.tables.all())
@@ -363,7 +403,7 @@ def results(request: HtmxHttpRequest, pk: int) -> HttpResponse:
         request,
         "importer/results.html",
         {
-            "job": job,
+            **progress_context(job),
             "tables": [(table, links[table.pk]) for table in tables],
             "step": "done",
             "counts_key": "load",
@@ -426,8 +466,10 @@ def resume_url(job: ImportJob) -> str:
             name = "importer:preview"
         case Status.IMPORTING | Status.DONE:
             name = "importer:results"
-        case Status.FAILED if "load" in job.summary:
+        case Status.FAILED if "load" in job.summary or (job.task == Task.IMPORT and job.retryable):
             name = "importer:results"
+        case Status.FAILED if job.retryable:
+            name = "importer:job"
         case Status.FAILED if job.tables.exists():
             name = "importer:mapping"
         case _:

@@ -601,7 +601,7 @@ def test_every_importer_url_needs_staff(client, tmp_path, who):
     if who == "not staff":
         client.force_login(get_user_model().objects.create_user(username="plain"))
     urls = importer_urls(job)
-    assert len(urls) == 14
+    assert len(urls) == 15
     for url in urls:
         for method in ("get", "post"):
             for headers in ({}, HTMX):
