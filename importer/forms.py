@@ -6,7 +6,6 @@ from typing import Any
 
 from crispy_forms.helper import FormHelper
 from django import forms
-from django.apps import apps
 from django.db import models
 from django.template.defaultfilters import filesizeformat
 from django.utils.html import escape
@@ -24,11 +23,10 @@ from .mapping import (
     resolve_model,
 )
 from .models import TableImport
+from .permissions import target_models
 from .profile import AttributeProfile, TableProfile
 
 ZIP_MAGICS = (b"PK\x03\x04", b"PK\x05\x06")
-# Apps whose models are never an import target: Django's own and the importer's bookkeeping.
-NOT_TARGETS = frozenset({"admin", "auth", "contenttypes", "sessions", "importer"})
 
 
 class UploadForm(forms.Form):
@@ -80,11 +78,10 @@ class MappingFileForm(forms.Form):
 
 def target_choices() -> list[tuple[str, Any]]:
     """Raw, skip, and every model of the project that an export can go into."""
-    project = sorted(
+    project = [
         (model._meta.label, f"{model._meta.label} ({model._meta.verbose_name})")
-        for model in apps.get_models()
-        if model._meta.app_label not in NOT_TARGETS and not model._meta.proxy
-    )
+        for model in target_models()
+    ]
     return [
         (RAW, "Raw items (importer.RawItem, every attribute kept)"),
         (SKIP, "Skip this table"),

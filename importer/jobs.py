@@ -30,6 +30,7 @@ from .errors import ImporterError, MappingError
 from .mapping import RAW, SKIP, MappingSet, TableMapping, resolve_model, suggest_mapping
 from .models import ImportJob, ImportProblem, ImportRow, Phase, TableImport, Task
 from .outcomes import RowProblem
+from .permissions import missing_permissions
 from .profile import TableProfile
 from .progress import MeteredTree, ProgressReporter
 from .recorder import JobRecorder
@@ -193,7 +194,7 @@ def check_mapping(job: ImportJob, mappings: MappingSet) -> list[MappingProblem]:
     return problems
 
 
-def save_mapping(job: ImportJob, mappings: MappingSet) -> list[MappingProblem]:
+def save_mapping(job: ImportJob, mappings: MappingSet, *, user: Any) -> list[MappingProblem]:
     """Validate and, when nothing is wrong, save the mapping; a saved change voids the preview."""
     _require(job, *MAPPABLE, action="change the mapping of", needs_tables=True)
     known = {table.name for table in job.tables.all()}
@@ -204,7 +205,7 @@ def save_mapping(job: ImportJob, mappings: MappingSet) -> list[MappingProblem]:
             f"(it holds: {', '.join(sorted(known))})"
         )
     merged = MappingSet(tables={**job_mappings(job).tables, **mappings.tables})
-    problems = check_mapping(job, merged)
+    problems = check_mapping(job, merged) + permission_problems(user, merged)
     if problems:
         return problems
     job.mapping = merged.to_json()
@@ -215,9 +216,33 @@ def save_mapping(job: ImportJob, mappings: MappingSet) -> list[MappingProblem]:
     return []
 
 
-def load_mapping_file(job: ImportJob, text: str | bytes, *, name: str) -> list[MappingProblem]:
+def load_mapping_file(
+    job: ImportJob, text: str | bytes, *, name: str, user: Any
+) -> list[MappingProblem]:
     """Read a mapping JSON file (as `import_dynamodb --mapping` takes) and save it on the job."""
-    return save_mapping(job, MappingSet.loads(text, source=name))
+    return save_mapping(job, MappingSet.loads(text, source=name), user=user)
+
+
+def permission_problems(user: Any, mappings: MappingSet) -> list[MappingProblem]:
+    """One problem per table whose target the user may not write (as the admin would refuse)."""
+    problems = []
+    for name, mapping in mappings.tables.items():
+        missing = missing_permissions(user, mapping)
+        if missing:
+            problems.append(
+                MappingProblem(
+                    table=name,
+                    message=f"you may not import into {mapping.target}: "
+                    f"it needs the permission(s) {', '.join(missing)}",
+                )
+            )
+    return problems
+
+
+def _check_permissions(job: ImportJob, user: Any) -> None:
+    problems = permission_problems(user, job_mappings(job))
+    if problems:
+        raise MappingError("; ".join(f"{problem.table}: {problem.message}" for problem in problems))
 
 
 def mapping_json(job: ImportJob) -> str:
@@ -228,17 +253,19 @@ def mapping_json(job: ImportJob) -> str:
 # --- dry run and import ----------------------------------------------------------------------
 
 
-def start_dry_run(job: ImportJob) -> None:
-    """Check the mapping and the stored upload, then enqueue the dry run."""
+def start_dry_run(job: ImportJob, *, user: Any) -> None:
+    """Check the mapping, the user's permissions and the stored upload; enqueue the dry run."""
     _require(job, *MAPPABLE, action="preview", needs_tables=True)
     _check_mappings(job, job_mappings(job))
+    _check_permissions(job, user)
     _require_upload(job)
     _enqueue(job, Task.DRY_RUN)
 
 
-def start_import(job: ImportJob) -> None:
-    """Enqueue the import of a previewed job."""
+def start_import(job: ImportJob, *, user: Any) -> None:
+    """Enqueue the import of a previewed job (the user must still hold the permissions)."""
     _require(job, Status.PLANNED, action="import")
+    _check_permissions(job, user)
     _require_upload(job)
     _enqueue(job, Task.IMPORT)
 

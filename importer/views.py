@@ -163,7 +163,7 @@ def mapping(request: HtmxHttpRequest, pk: int) -> HttpResponse:
         if all(form.is_valid() for form in forms):
             chosen = MappingSet(tables={form.table.name: form.to_mapping() for form in forms})
             try:
-                problems = jobs.save_mapping(job, chosen)
+                problems = jobs.save_mapping(job, chosen, user=request.user)
             except ImporterError as error:
                 messages.error(request, str(error))
                 return redirect(resume_url(job))
@@ -256,7 +256,9 @@ def mapping_upload(request: HtmxHttpRequest, pk: int) -> HttpResponse:
         messages.error(request, f"{upload_file.name} is too big for a mapping file.")
         return redirect(resume_url(job))
     try:
-        problems = jobs.load_mapping_file(job, upload_file.read(), name=upload_file.name)
+        problems = jobs.load_mapping_file(
+            job, upload_file.read(), name=upload_file.name, user=request.user
+        )
     except ImporterError as error:
         messages.error(request, str(error))
         return redirect(resume_url(job))
@@ -281,7 +283,7 @@ def dry_run(request: HtmxHttpRequest, pk: int) -> HttpResponse:
 
 def _dry_run(request: HtmxHttpRequest, job: ImportJob) -> HttpResponse:
     try:
-        jobs.start_dry_run(job)
+        jobs.start_dry_run(job, user=request.user)
     except ImporterError as error:
         messages.error(request, str(error))
         return redirect(resume_url(job))
@@ -371,7 +373,7 @@ def confirm_import(request: HtmxHttpRequest, pk: int) -> HttpResponse:
         return redirect(resume_url(job))
     if request.method == "POST":
         try:
-            jobs.start_import(job)
+            jobs.start_import(job, user=request.user)
         except ImporterError as error:
             messages.error(request, str(error))
             return redirect(resume_url(job))

@@ -36,7 +36,9 @@ SCREENSHOTS = Path(__file__).resolve().parents[1] / "docs" / "screenshots"
 def page(live_server, settings, tmp_path):
     assert Path(CHROMIUM).exists(), "bin/test installs Debian's chromium at /usr/bin/chromium"
     settings.MEDIA_ROOT = tmp_path / "media"
-    get_user_model().objects.create_user(username="staff", password="secret-pw", is_staff=True)
+    get_user_model().objects.create_user(
+        username="staff", password="secret-pw", is_staff=True, is_superuser=True
+    )
     with playwright_api.sync_playwright() as playwright:
         browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
         context = browser.new_context(
