@@ -77,7 +77,7 @@ def create_job(*, upload: UploadedFile, user: Any, reuse: ImportJob | None = Non
 def start_analysis(job: ImportJob) -> None:
     """Enqueue the discovery and profiling of a new upload."""
     _require(job, Status.UPLOADED, action="analyse")
-    _enqueue(job, Task.ANALYSE)
+    _enqueue(job, Task.ANALYSE, expected=Status.UPLOADED)
 
 
 def analyse_job(job: ImportJob) -> None:
@@ -259,7 +259,7 @@ def start_dry_run(job: ImportJob, *, user: Any) -> None:
     _check_mappings(job, job_mappings(job))
     _check_permissions(job, user)
     _require_upload(job)
-    _enqueue(job, Task.DRY_RUN)
+    _enqueue(job, Task.DRY_RUN, expected=job.status)
 
 
 def start_import(job: ImportJob, *, user: Any) -> None:
@@ -267,7 +267,7 @@ def start_import(job: ImportJob, *, user: Any) -> None:
     _require(job, Status.PLANNED, action="import")
     _check_permissions(job, user)
     _require_upload(job)
-    _enqueue(job, Task.IMPORT)
+    _enqueue(job, Task.IMPORT, expected=Status.PLANNED)
 
 
 def retry_job(job: ImportJob) -> None:
@@ -277,8 +277,7 @@ def retry_job(job: ImportJob) -> None:
             f"import #{job.pk} is {job.get_status_display().lower()}: there is nothing to retry"
         )
     _require_upload(job)
-    job.status = BEFORE[Task(job.task)]
-    _enqueue(job, Task(job.task))
+    _enqueue(job, Task(job.task), expected=Status.FAILED)
 
 
 def run_task(job_id: int, task: Task) -> None:
@@ -476,10 +475,22 @@ def _require_upload(job: ImportJob) -> None:
         )
 
 
-def _enqueue(job: ImportJob, task: Task) -> None:
-    """Mark the job as waiting for `task` and hand the task (only the job's id) to a worker."""
+def _enqueue(job: ImportJob, task: Task, *, expected: str) -> None:
+    """Mark the job as waiting for `task` and hand the task (only the job's id) to a worker.
+
+    `expected` is the status the caller checked; the job moves on only if it still has it.
+    """
     from . import tasks  # tasks imports this module
 
+    # Claim the job in one conditional UPDATE: of two requests racing (a double click on
+    # "Import now"), only the first moves the job on; the second is told, never run twice.
+    claimed = ImportJob.objects.filter(pk=job.pk, status=expected).update(
+        status=WORKING[task], task=task
+    )
+    if not claimed:
+        raise JobStateError(
+            f"import #{job.pk} was changed by another request meanwhile: reload the page"
+        )
     job.status = WORKING[task]
     job.task = task
     job.retryable = False

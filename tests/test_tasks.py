@@ -103,6 +103,25 @@ def test_every_phase_runs_as_a_task_and_records_its_rate(tmp_path):
 
 
 @pytest.mark.django_db
+def test_a_second_request_to_import_the_same_job_is_refused_not_run_twice(tmp_path):
+    job = new_job(tmp_path, items=50)
+    jobs.start_analysis(job)
+    job.refresh_from_db()
+    jobs.start_dry_run(job, user=ADMIN)
+    job.refresh_from_db()
+    stale = ImportJob.objects.get(pk=job.pk)  # what a second, racing request loaded
+    jobs.start_import(job, user=ADMIN)
+    with pytest.raises(jobs.JobStateError) as raised:
+        jobs.start_import(stale, user=ADMIN)
+    assert str(raised.value) == (
+        f"import #{job.pk} was changed by another request meanwhile: reload the page"
+    )
+    job.refresh_from_db()
+    assert job.status == Status.DONE
+    assert job.tables.get(name="stock").load_counts["new"] == Stock.objects.count()
+
+
+@pytest.mark.django_db
 def test_a_task_that_raises_fails_the_job_with_the_reason_and_retry_runs_it(
     client, staff, tmp_path, monkeypatch
 ):
