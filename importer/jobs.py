@@ -10,7 +10,6 @@ re-reads the zip. Progress goes through importer/progress.py, row outcomes throu
 
 from __future__ import annotations
 
-import json
 import logging
 import shutil
 import tempfile
@@ -96,7 +95,7 @@ def analyse_job(job: ImportJob) -> None:
                     "AWSDynamoDB/<ExportId>/ with manifest files, dynamodump folders or DynamoDB "
                     "JSON data files"
                 )
-            given = MappingSet.loads(_dumps(job.mapping)) if job.mapping else None
+            given = MappingSet.from_json(job.mapping) if job.mapping else None
             mappings = suggest_mappings(analysis, given=given, conf=get_settings())
         except ImporterError as error:
             _fail(job, str(error))
@@ -168,7 +167,7 @@ def table_profile(table: TableImport) -> TableProfile:
 
 def job_mappings(job: ImportJob) -> MappingSet:
     """The job's current mapping: saved tables as saved, any other table as suggested."""
-    saved = MappingSet.loads(_dumps(job.mapping)) if job.mapping else MappingSet()
+    saved = MappingSet.from_json(job.mapping) if job.mapping else MappingSet()
     tables = {}
     for table in job.tables.all():
         tables[table.name] = saved.tables.get(table.name) or suggest_table(table, target=RAW)
@@ -446,10 +445,6 @@ def iter_problems(job: ImportJob, *, phase: str) -> Iterator[RowProblem]:
 
 
 # --- helpers ---------------------------------------------------------------------------------
-
-
-def _dumps(body: Any) -> str:
-    return json.dumps(body)
 
 
 def _require(job: ImportJob, *allowed: str, action: str, needs_tables: bool = False) -> None:

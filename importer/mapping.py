@@ -142,7 +142,9 @@ class TableMapping:
                 )
             converter = spec.get("converter") or ""
             if not isinstance(converter, str):
-                raise MappingError(f'{where}: attribute {attribute!r}: "converter" must be a string')
+                raise MappingError(
+                    f'{where}: attribute {attribute!r}: "converter" must be a string'
+                )
             if converter and converter not in Converter.values:
                 raise MappingError(
                     f"{where}: attribute {attribute!r} has unknown converter {converter!r} "
@@ -186,6 +188,11 @@ class MappingSet:
             body = json.loads(text)
         except (ValueError, UnicodeDecodeError) as error:
             raise MappingError(f"{source} is not valid JSON: {error}") from None
+        return cls.from_json(body, source=source)
+
+    @classmethod
+    def from_json(cls, body: Any, *, source: str = "mapping") -> MappingSet:
+        """Build a MappingSet from parsed mapping JSON (as to_json returns it)."""
         if not isinstance(body, dict) or not isinstance(body.get("tables"), dict):
             raise MappingError(f'{source}: expected {{"version": 1, "tables": {{...}}}}')
         if body.get("version", MAPPING_VERSION) != MAPPING_VERSION:

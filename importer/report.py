@@ -8,7 +8,7 @@ leading apostrophe so it is shown as text, never run as a formula (CASES.md C20)
 from __future__ import annotations
 
 import csv
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import TextIO
 
@@ -80,6 +80,32 @@ def safe_cell(value: object) -> str:
     """Return the value as CSV text that a spreadsheet shows but never evaluates."""
     text = "" if value is None else str(value)
     return "'" + text if text.startswith(FORMULA_STARTS) else text
+
+
+def iter_error_csv(problems: Iterable[RowProblem]) -> Iterator[str]:
+    """Yield the error report CSV piece by piece (header first), for a streaming response."""
+    buffer = _Pending()
+    writer = ErrorCsvWriter(buffer)  # type: ignore[arg-type]
+    yield buffer.take()
+    for problem in problems:
+        writer.add(problem)
+        yield buffer.take()
+
+
+class _Pending:
+    """A write-only text sink that hands over what was written since the last take()."""
+
+    def __init__(self) -> None:
+        self._parts: list[str] = []
+
+    def write(self, text: str) -> int:
+        self._parts.append(text)
+        return len(text)
+
+    def take(self) -> str:
+        text = "".join(self._parts)
+        self._parts.clear()
+        return text
 
 
 def write_error_csv(problems: Iterable[RowProblem], out: TextIO) -> int:

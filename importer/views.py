@@ -5,8 +5,8 @@ Every view is staff only. HTMX requests get the page's fragment (`"page.html#fra
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from typing import Any
+from urllib.parse import urlencode
 
 from django.contrib import messages
 from django.contrib.admin.views.decorators import staff_member_required
@@ -31,7 +31,7 @@ from .forms import MappingFileForm, TableMappingForm, UploadForm
 from .mapping import RAW, SKIP, MappingSet, resolve_model
 from .models import ImportJob, ImportRow, Phase, TableImport, Task
 from .outcomes import Outcome
-from .report import ErrorCsvWriter
+from .report import iter_error_csv
 from .validation import MappingProblem, validate_mapping
 
 Status = ImportJob.Status
@@ -330,31 +330,11 @@ def errors_csv(request: HtmxHttpRequest, pk: int) -> StreamingHttpResponse:
     phase = request.GET.get("phase") or (Phase.IMPORT if "load" in job.summary else Phase.DRY_RUN)
     if phase not in Phase.values:
         raise Http404("unknown phase")
-    response = StreamingHttpResponse(_csv_lines(job, phase), content_type="text/csv; charset=utf-8")
+    response = StreamingHttpResponse(
+        iter_error_csv(jobs.iter_problems(job, phase=phase)), content_type="text/csv; charset=utf-8"
+    )
     response["Content-Disposition"] = f'attachment; filename="import-{job.pk}-{phase}-errors.csv"'
     return response
-
-
-class _LineBuffer:
-    def __init__(self) -> None:
-        self.text = ""
-
-    def write(self, text: str) -> int:
-        self.text += text
-        return len(text)
-
-    def take(self) -> str:
-        text, self.text = self.text, ""
-        return text
-
-
-def _csv_lines(job: ImportJob, phase: str) -> Iterator[str]:
-    buffer = _LineBuffer()
-    writer = ErrorCsvWriter(buffer)  # type: ignore[arg-type]
-    yield buffer.take()
-    for problem in jobs.iter_problems(job, phase=phase):
-        writer.add(problem)
-        yield buffer.take()
 
 
 # --- import and results ----------------------------------------------------------------------
@@ -424,7 +404,7 @@ def _admin_link(table: TableImport) -> str:
     except (ImporterError, NoReverseMatch):
         return ""
     if target == RAW:
-        url += f"?source_table__exact={table.name}"
+        url += "?" + urlencode({"source_table__exact": table.name})
     return url
 
 

@@ -8,7 +8,7 @@ from io import StringIO
 import pytest
 
 from importer.outcomes import RowProblem
-from importer.report import CSV_COLUMNS, safe_cell, write_error_csv
+from importer.report import CSV_COLUMNS, iter_error_csv, safe_cell, write_error_csv
 
 
 @pytest.mark.parametrize(
@@ -64,3 +64,16 @@ def test_error_csv_has_every_column_and_neutralised_cells():
         ],
         ["users", "", "", "", "", "", "", "table users not imported: data file missing"],
     ]
+
+
+def test_streamed_csv_is_the_written_csv_header_first():
+    problems = [
+        RowProblem(table="t", message="bad", file="f", line=1, raw_value="=x"),
+        RowProblem(table="t", message="worse", file="f", line=2),
+    ]
+    out = StringIO()
+    write_error_csv(problems, out)
+    pieces = list(iter_error_csv(problems))
+    assert pieces[0] == "table,file,line,item_key,attribute,field,raw_value,message\r\n"
+    assert len(pieces) == 3
+    assert "".join(pieces) == out.getvalue()
