@@ -41,3 +41,7 @@ class MappingError(ImporterError):
 
 class ImportAborted(ImporterError):
     """The run stopped on the first bad row (error policy "abort"); nothing was written."""
+
+
+class JobStateError(ImporterError):
+    """The job is not in a state that allows this step (e.g. import before preview)."""

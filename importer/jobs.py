@@ -2,20 +2,18 @@
 
 Views call `start_*`, which check what can be checked at once and enqueue a background task
 (importer/tasks.py); the task calls `run_task`, which runs the phase (`analyse_job`,
-`dry_run_job`, `import_job`) in a worker. Every phase re-opens the upload from Django's storage and
-goes through `importer.run` (analyse → suggest_mappings → execute), so any process can continue a
-job (CASES.md C26). The analysis is kept on the job's TableImport rows so the mapping page never
-re-reads the zip. Progress goes through importer/progress.py, row outcomes through recorder.py.
+`dry_run_job`, `import_job`) in a worker. Every phase re-opens the upload from Django's storage
+(importer/uploads.py) and goes through `importer.run` (analyse → suggest_mappings → execute), so
+any process can continue a job (CASES.md C26). The analysis is kept on the job's TableImport rows
+(importer/job_tables.py) so the mapping page never re-reads the zip. Progress goes through
+importer/progress.py, row outcomes through recorder.py.
 """
 
 from __future__ import annotations
 
 import logging
-import shutil
-import tempfile
 import time
 from collections.abc import Iterator
-from contextlib import contextmanager
 from typing import Any
 
 from django.core.files.uploadedfile import UploadedFile
@@ -23,20 +21,18 @@ from django.db import transaction
 from django.utils import timezone
 
 from . import progress
-from .archive import SourceTree, open_source
 from .conf import get_settings
-from .errors import ImporterError, MappingError
-from .mapping import RAW, SKIP, MappingSet, TableMapping, resolve_model, suggest_mapping
+from .errors import ImporterError, JobStateError, MappingError
+from .job_tables import check_mapping, job_mappings, permission_problems, table_import
+from .mapping import RAW, SKIP, MappingSet, resolve_model
 from .models import ImportJob, ImportProblem, ImportRow, Phase, TableImport, Task
 from .outcomes import RowProblem
-from .permissions import missing_permissions
-from .profile import TableProfile
 from .progress import MeteredTree, ProgressReporter
 from .recorder import JobRecorder
 from .report import RunReport
-from .run import Analysis, analyse, execute, suggest_mappings
-from .sources import DataFile, TableSource
-from .validation import MappingProblem, validate_mapping
+from .run import analyse, execute, suggest_mappings
+from .uploads import opened_upload, require_upload
+from .validation import MappingProblem
 
 logger = logging.getLogger(__name__)
 
@@ -50,10 +46,6 @@ WORKING = {
     Task.IMPORT: Status.IMPORTING,
 }
 BEFORE = {Task.ANALYSE: Status.UPLOADED, Task.DRY_RUN: Status.READY, Task.IMPORT: Status.PLANNED}
-
-
-class JobStateError(ImporterError):
-    """The job is not in a state that allows this step (e.g. import before preview)."""
 
 
 # --- upload and analysis ---------------------------------------------------------------------
@@ -85,7 +77,7 @@ def analyse_job(job: ImportJob) -> None:
     started = time.monotonic()
     with ProgressReporter(job.pk) as reporter:
         try:
-            with _opened_upload(job) as tree:
+            with opened_upload(job) as tree:
                 metered = MeteredTree(tree, reporter)
                 reporter.start("analysing", total=metered.data_bytes(), unit="bytes")
                 analysis = analyse(metered, conf=get_settings())
@@ -104,7 +96,7 @@ def analyse_job(job: ImportJob) -> None:
     with transaction.atomic():
         job.tables.all().delete()
         TableImport.objects.bulk_create(
-            _table_import(job, position, table, analysis)
+            table_import(job, position, table, analysis)
             for position, table in enumerate(analysis.tables)
         )
         job.mapping = mappings.to_json()
@@ -118,79 +110,7 @@ def analyse_job(job: ImportJob) -> None:
         job.save()
 
 
-def _table_import(job: ImportJob, position: int, table: Any, analysis: Analysis) -> TableImport:
-    source: TableSource = table.source
-    return TableImport(
-        job=job,
-        position=position,
-        name=table.name,
-        source={
-            "root": source.root,
-            "layout": source.layout,
-            "export_id": source.export_id,
-            "files": [_file_json(data_file) for data_file in source.files],
-            "key_attributes": list(source.key_attributes),
-            "output_format": source.output_format,
-            "export_type": source.export_type,
-        },
-        manifest_item_count=source.manifest_item_count,
-        items_read=table.profile.items,
-        warnings=list(source.warnings) + _type_conflicts(table.profile),
-        error=table.error or "",
-        profile=table.profile.to_json(),
-    )
-
-
-def _file_json(data_file: DataFile) -> dict[str, Any]:
-    return {
-        "path": data_file.path,
-        "expected_items": data_file.expected_items,
-        "missing": data_file.missing,
-    }
-
-
-def _type_conflicts(profile: TableProfile) -> list[str]:
-    return [
-        f"attribute {attribute.name} has more than one type: {attribute.type_names}"
-        for attribute in profile.attributes
-        if attribute.has_conflict
-    ]
-
-
 # --- mapping ---------------------------------------------------------------------------------
-
-
-def table_profile(table: TableImport) -> TableProfile:
-    """The stored profile of one table (no re-reading of the upload)."""
-    return TableProfile.from_json(table.profile)
-
-
-def job_mappings(job: ImportJob) -> MappingSet:
-    """The job's current mapping: saved tables as saved, any other table as suggested."""
-    saved = MappingSet.from_json(job.mapping) if job.mapping else MappingSet()
-    tables = {}
-    for table in job.tables.all():
-        tables[table.name] = saved.tables.get(table.name) or suggest_table(table, target=RAW)
-    return MappingSet(tables=tables)
-
-
-def suggest_table(table: TableImport, *, target: str) -> TableMapping:
-    """The engine's suggestion for one table onto `target` (a model label, raw or skip)."""
-    return suggest_mapping(
-        table_profile(table),
-        target=target,
-        key_attributes=tuple(table.source.get("key_attributes", ())),
-    )
-
-
-def check_mapping(job: ImportJob, mappings: MappingSet) -> list[MappingProblem]:
-    """Validate every table's mapping against its stored profile."""
-    problems: list[MappingProblem] = []
-    for table in job.tables.all():
-        mapping = mappings.tables.get(table.name)
-        if mapping is not None:
-            problems.extend(validate_mapping(mapping, table_profile(table)))
-    return problems
 
 
 def save_mapping(job: ImportJob, mappings: MappingSet, *, user: Any) -> list[MappingProblem]:
@@ -222,31 +142,10 @@ def load_mapping_file(
     return save_mapping(job, MappingSet.loads(text, source=name), user=user)
 
 
-def permission_problems(user: Any, mappings: MappingSet) -> list[MappingProblem]:
-    """One problem per table whose target the user may not write (as the admin would refuse)."""
-    problems = []
-    for name, mapping in mappings.tables.items():
-        missing = missing_permissions(user, mapping)
-        if missing:
-            problems.append(
-                MappingProblem(
-                    table=name,
-                    message=f"you may not import into {mapping.target}: "
-                    f"it needs the permission(s) {', '.join(missing)}",
-                )
-            )
-    return problems
-
-
 def _check_permissions(job: ImportJob, user: Any) -> None:
     problems = permission_problems(user, job_mappings(job))
     if problems:
         raise MappingError("; ".join(f"{problem.table}: {problem.message}" for problem in problems))
-
-
-def mapping_json(job: ImportJob) -> str:
-    """The job's mapping as the JSON file the wizard downloads and the command reads."""
-    return job_mappings(job).dumps()
 
 
 # --- dry run and import ----------------------------------------------------------------------
@@ -257,7 +156,7 @@ def start_dry_run(job: ImportJob, *, user: Any) -> None:
     _require(job, *MAPPABLE, action="preview", needs_tables=True)
     _check_mappings(job, job_mappings(job))
     _check_permissions(job, user)
-    _require_upload(job)
+    require_upload(job)
     _enqueue(job, Task.DRY_RUN, expected=job.status)
 
 
@@ -265,7 +164,7 @@ def start_import(job: ImportJob, *, user: Any) -> None:
     """Enqueue the import of a previewed job (the user must still hold the permissions)."""
     _require(job, Status.PLANNED, action="import")
     _check_permissions(job, user)
-    _require_upload(job)
+    require_upload(job)
     _enqueue(job, Task.IMPORT, expected=Status.PLANNED)
 
 
@@ -275,7 +174,7 @@ def retry_job(job: ImportJob) -> None:
         raise JobStateError(
             f"import #{job.pk} is {job.get_status_display().lower()}: there is nothing to retry"
         )
-    _require_upload(job)
+    require_upload(job)
     _enqueue(job, Task(job.task), expected=Status.FAILED)
 
 
@@ -365,7 +264,7 @@ def _run(job: ImportJob, mappings: MappingSet, *, phase: str) -> RunReport:
     with transaction.atomic():
         ImportRow.objects.filter(job=job, phase=phase).delete()
         ImportProblem.objects.filter(job=job, phase=phase).delete()
-    with ProgressReporter(job.pk) as reporter, _opened_upload(job) as tree:
+    with ProgressReporter(job.pk) as reporter, opened_upload(job) as tree:
         metered = MeteredTree(tree, reporter)
         reporter.start("reading", total=metered.data_bytes(), unit="bytes")
         analysis = analyse(metered, conf=conf)
@@ -463,13 +362,6 @@ def _check_mappings(job: ImportJob, mappings: MappingSet) -> None:
         )
 
 
-def _require_upload(job: ImportJob) -> None:
-    if not job.upload or not job.upload.storage.exists(job.upload.name):
-        raise ImporterError(
-            f"the upload of import #{job.pk} is no longer in storage; upload it again"
-        )
-
-
 def _enqueue(job: ImportJob, task: Task, *, expected: str) -> None:
     """Mark the job as waiting for `task` and hand the task (only the job's id) to a worker.
 
@@ -529,31 +421,3 @@ def _fail(job: ImportJob, message: str) -> None:
     job.error_message = message
     job.finished_at = timezone.now()
     job.save(update_fields=["status", "error_message", "finished_at", "updated_at"])
-
-
-@contextmanager
-def _opened_upload(job: ImportJob) -> Iterator[SourceTree]:
-    """Open the stored upload as a SourceTree (copied locally when the storage has no paths)."""
-    conf = get_settings()
-    limits = {
-        "max_upload_bytes": conf.max_upload_bytes,
-        "max_members": conf.max_zip_members,
-        "max_uncompressed_bytes": conf.max_uncompressed_bytes,
-        "max_compression_ratio": conf.max_compression_ratio,
-    }
-    _require_upload(job)
-    try:
-        path = job.upload.path
-    except NotImplementedError:
-        path = None
-    if path is not None:
-        with open_source(path, **limits) as tree:
-            tree.label = job.original_name
-            yield tree
-        return
-    with tempfile.NamedTemporaryFile(suffix=".zip") as local, job.upload.open("rb") as stored:
-        shutil.copyfileobj(stored, local)
-        local.flush()
-        with open_source(local.name, **limits) as tree:
-            tree.label = job.original_name
-            yield tree

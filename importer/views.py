@@ -6,7 +6,6 @@ Every view is staff only. HTMX requests get the page's fragment (`"page.html#fra
 from __future__ import annotations
 
 from typing import Any
-from urllib.parse import urlencode
 
 from django.contrib import messages
 from django.contrib.admin.views.decorators import staff_member_required
@@ -19,17 +18,18 @@ from django.http import (
     StreamingHttpResponse,
 )
 from django.shortcuts import get_object_or_404, redirect, render
-from django.urls import NoReverseMatch, reverse
+from django.urls import reverse
 from django.utils.html import escape
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 from django_htmx.http import HttpResponseClientRedirect, HttpResponseClientRefresh
 from django_htmx.middleware import HtmxDetails
 
-from . import jobs, progress
+from . import job_tables, jobs
 from .errors import ImporterError
 from .forms import MappingFileForm, TableMappingForm, UploadForm
 from .mapping import RAW, SKIP, MappingSet, resolve_model
 from .models import ImportJob, ImportRow, Phase, TableImport, Task
+from .navigation import admin_link, progress_context, resume_url, step
 from .outcomes import Outcome
 from .report import iter_error_csv
 from .validation import MappingProblem, validate_mapping
@@ -92,7 +92,7 @@ def job_detail(request: HtmxHttpRequest, pk: int) -> HttpResponse:
         {
             **progress_context(job),
             "tables": job.tables.all(),
-            "step": _step(job),
+            "step": step(job),
             "next_url": resume_url(job),
         },
     )
@@ -107,11 +107,6 @@ def job_progress(request: HtmxHttpRequest, pk: int) -> HttpResponse:
         # The phase has ended: reload the page so it shows the phase's result (the poll stops).
         return HttpResponseClientRefresh()
     return render(request, "importer/partials/progress.html", progress_context(job))
-
-
-def progress_context(job: ImportJob) -> dict[str, Any]:
-    """What the progress fragment shows: the job and its latest progress snapshot."""
-    return {"job": job, "progress": progress.snapshot(job)}
 
 
 @staff_member_required
@@ -149,12 +144,15 @@ def mapping(request: HtmxHttpRequest, pk: int) -> HttpResponse:
             f"Import #{job.pk} is {job.get_status_display().lower()}: its mapping cannot be changed now.",
         )
         return redirect(resume_url(job))
-    current = jobs.job_mappings(job)
+    current = job_tables.job_mappings(job)
     tables = list(job.tables.all())
     data = request.POST if request.method == "POST" else None
     forms = [
         TableMappingForm(
-            data, table=table, profile=jobs.table_profile(table), mapping=current.tables[table.name]
+            data,
+            table=table,
+            profile=job_tables.table_profile(table),
+            mapping=current.tables[table.name],
         )
         for table in tables
     ]
@@ -176,7 +174,7 @@ def mapping(request: HtmxHttpRequest, pk: int) -> HttpResponse:
         else:
             messages.error(request, "Some choices are not valid: see the fields marked below.")
     else:
-        problems = jobs.check_mapping(job, current)
+        problems = job_tables.check_mapping(job, current)
     blocks = [_table_block(job, form, problems) for form in forms]
     return render(
         request,
@@ -201,11 +199,13 @@ def mapping_table(request: HtmxHttpRequest, pk: int, position: int) -> HttpRespo
     try:
         if target not in (RAW, SKIP):
             resolve_model(target)
-        suggestion = jobs.suggest_table(table, target=target)
+        suggestion = job_tables.suggest_table(table, target=target)
     except ImporterError as error:
         return HttpResponse(f'<div class="alert alert-danger">{escape(str(error))}</div>')
-    form = TableMappingForm(table=table, profile=jobs.table_profile(table), mapping=suggestion)
-    problems = validate_mapping(suggestion, jobs.table_profile(table))
+    form = TableMappingForm(
+        table=table, profile=job_tables.table_profile(table), mapping=suggestion
+    )
+    problems = validate_mapping(suggestion, job_tables.table_profile(table))
     block = _table_block(job, form, problems)
     return render(request, "importer/mapping.html#table-detail", {"job": job, "block": block})
 
@@ -238,7 +238,7 @@ def mapping_download(request: HtmxHttpRequest, pk: int) -> HttpResponse:
     job = get_object_or_404(ImportJob, pk=pk)
     if not job.tables.exists():
         raise Http404("this import has no analysed tables")
-    response = HttpResponse(jobs.mapping_json(job), content_type="application/json")
+    response = HttpResponse(job_tables.mapping_json(job), content_type="application/json")
     response["Content-Disposition"] = f'attachment; filename="import-{job.pk}-mapping.json"'
     return response
 
@@ -380,7 +380,7 @@ def results(request: HtmxHttpRequest, pk: int) -> HttpResponse:
         messages.error(request, "This job has not been imported yet.")
         return redirect(resume_url(job))
     tables = list(job.tables.all())
-    links = {table.pk: _admin_link(table) for table in tables}
+    links = {table.pk: admin_link(table) for table in tables}
     return render(
         request,
         "importer/results.html",
@@ -392,20 +392,6 @@ def results(request: HtmxHttpRequest, pk: int) -> HttpResponse:
             "seconds": job.timings.get("load"),
         },
     )
-
-
-def _admin_link(table: TableImport) -> str:
-    target = table.target
-    if not target or target == SKIP or table.load_status != "imported":
-        return ""
-    try:
-        model = resolve_model(target)
-        url = reverse(f"admin:{model._meta.app_label}_{model._meta.model_name}_changelist")
-    except (ImporterError, NoReverseMatch):
-        return ""
-    if target == RAW:
-        url += "?" + urlencode({"source_table__exact": table.name})
-    return url
 
 
 # --- history and cancel ----------------------------------------------------------------------
@@ -434,40 +420,3 @@ def cancel(request: HtmxHttpRequest, pk: int) -> HttpResponseBase:
         return redirect(resume_url(job))
     messages.success(request, f"Import #{job.pk} cancelled; nothing was imported.")
     return redirect("importer:history")
-
-
-# --- where a job continues -------------------------------------------------------------------
-
-
-def resume_url(job: ImportJob) -> str:
-    """The page of the job's last step, where it reopens from the history."""
-    match job.status:
-        case Status.READY:
-            name = "importer:mapping"
-        case Status.PLANNING | Status.PLANNED:
-            name = "importer:preview"
-        case Status.IMPORTING | Status.DONE:
-            name = "importer:results"
-        case Status.FAILED if "load" in job.summary or (job.task == Task.IMPORT and job.retryable):
-            name = "importer:results"
-        case Status.FAILED if job.retryable:
-            name = "importer:job"
-        case Status.FAILED if job.tables.exists():
-            name = "importer:mapping"
-        case _:
-            name = "importer:job"
-    return reverse(name, args=[job.pk])
-
-
-def _step(job: ImportJob) -> str:
-    match job.status:
-        case Status.UPLOADED | Status.ANALYSING:
-            return "upload"
-        case Status.READY | Status.FAILED | Status.CANCELLED:
-            return "map"
-        case Status.PLANNING | Status.PLANNED:
-            return "preview"
-        case Status.IMPORTING:
-            return "import"
-        case _:
-            return "done"

@@ -21,6 +21,7 @@ from django.utils import timezone
 from backend.samples.export import write_sample_export
 from backend.stock.models import Stock
 from importer import jobs, progress
+from importer.errors import JobStateError
 from importer.models import ImportJob, ImportRow, Phase, RawItem, Task
 from importer.recorder import JobRecorder
 
@@ -111,7 +112,7 @@ def test_a_second_request_to_import_the_same_job_is_refused_not_run_twice(tmp_pa
     job.refresh_from_db()
     stale = ImportJob.objects.get(pk=job.pk)  # what a second, racing request loaded
     jobs.start_import(job, user=ADMIN)
-    with pytest.raises(jobs.JobStateError) as raised:
+    with pytest.raises(JobStateError) as raised:
         jobs.start_import(stale, user=ADMIN)
     assert str(raised.value) == (
         f"import #{job.pk} was changed by another request meanwhile: reload the page"

@@ -1,0 +1,114 @@
+"""A job's stored tables: the analysis kept on its TableImport rows, their profiles, and the
+mapping read, suggested and checked against them (no re-reading of the upload).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from .mapping import RAW, MappingSet, TableMapping, suggest_mapping
+from .models import ImportJob, TableImport
+from .permissions import missing_permissions
+from .profile import TableProfile
+from .run import Analysis
+from .sources import DataFile, TableSource
+from .validation import MappingProblem, validate_mapping
+
+# --- analysis storage ------------------------------------------------------------------------
+
+
+def table_import(job: ImportJob, position: int, table: Any, analysis: Analysis) -> TableImport:
+    """The TableImport row that keeps one analysed table's source, counts and profile."""
+    source: TableSource = table.source
+    return TableImport(
+        job=job,
+        position=position,
+        name=table.name,
+        source={
+            "root": source.root,
+            "layout": source.layout,
+            "export_id": source.export_id,
+            "files": [_file_json(data_file) for data_file in source.files],
+            "key_attributes": list(source.key_attributes),
+            "output_format": source.output_format,
+            "export_type": source.export_type,
+        },
+        manifest_item_count=source.manifest_item_count,
+        items_read=table.profile.items,
+        warnings=list(source.warnings) + _type_conflicts(table.profile),
+        error=table.error or "",
+        profile=table.profile.to_json(),
+    )
+
+
+def _file_json(data_file: DataFile) -> dict[str, Any]:
+    return {
+        "path": data_file.path,
+        "expected_items": data_file.expected_items,
+        "missing": data_file.missing,
+    }
+
+
+def _type_conflicts(profile: TableProfile) -> list[str]:
+    return [
+        f"attribute {attribute.name} has more than one type: {attribute.type_names}"
+        for attribute in profile.attributes
+        if attribute.has_conflict
+    ]
+
+
+# --- profiles and mappings -------------------------------------------------------------------
+
+
+def table_profile(table: TableImport) -> TableProfile:
+    """The stored profile of one table (no re-reading of the upload)."""
+    return TableProfile.from_json(table.profile)
+
+
+def job_mappings(job: ImportJob) -> MappingSet:
+    """The job's current mapping: saved tables as saved, any other table as suggested."""
+    saved = MappingSet.from_json(job.mapping) if job.mapping else MappingSet()
+    tables = {}
+    for table in job.tables.all():
+        tables[table.name] = saved.tables.get(table.name) or suggest_table(table, target=RAW)
+    return MappingSet(tables=tables)
+
+
+def suggest_table(table: TableImport, *, target: str) -> TableMapping:
+    """The engine's suggestion for one table onto `target` (a model label, raw or skip)."""
+    return suggest_mapping(
+        table_profile(table),
+        target=target,
+        key_attributes=tuple(table.source.get("key_attributes", ())),
+    )
+
+
+def check_mapping(job: ImportJob, mappings: MappingSet) -> list[MappingProblem]:
+    """Validate every table's mapping against its stored profile."""
+    problems: list[MappingProblem] = []
+    for table in job.tables.all():
+        mapping = mappings.tables.get(table.name)
+        if mapping is not None:
+            problems.extend(validate_mapping(mapping, table_profile(table)))
+    return problems
+
+
+def permission_problems(user: Any, mappings: MappingSet) -> list[MappingProblem]:
+    """One problem per table whose target the user may not write (as the admin would refuse)."""
+    problems = []
+    for name, mapping in mappings.tables.items():
+        missing = missing_permissions(user, mapping)
+        if missing:
+            problems.append(
+                MappingProblem(
+                    table=name,
+                    message=f"you may not import into {mapping.target}: "
+                    f"it needs the permission(s) {', '.join(missing)}",
+                )
+            )
+    return problems
+
+
+def mapping_json(job: ImportJob) -> str:
+    """The job's mapping as the JSON file the wizard downloads and the command reads."""
+    return job_mappings(job).dumps()
