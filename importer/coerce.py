@@ -15,7 +15,7 @@ from typing import Any
 
 from django.db import models
 
-from .converters import ConversionError, converter_for
+from .converters import SLOW, ConversionError, converter_for, shortcut_for
 from .deserialize import TYPE_NAMES, deserialize_value, type_tag
 from .errors import DeserializeError, MappingError
 from .jsonvalue import dumps, to_json_value
@@ -52,6 +52,8 @@ class _FieldPlan:
     model_field: models.Field
     convert: Callable[[Any], Any]
     label: str
+    shortcut: Callable[[Any], Any] | None = None  # raw value → value, or SLOW
+    attname: str = ""
 
 
 class RowCoercer:
@@ -64,7 +66,9 @@ class RowCoercer:
         key_types: dict[str, str] | None = None,
         naive_timezone: str = "UTC",
         using: str = "default",
+        shortcuts: bool = True,
     ) -> None:
+        """`shortcuts=False` always takes the full path (tests compare the two)."""
         self.mapping = mapping
         self.model = resolve_model(mapping.target)
         self.key_types = key_types or {}
@@ -73,8 +77,10 @@ class RowCoercer:
             self._plans: list[_FieldPlan] = []
             self._catch_all = None
             self._catch_all_convert = None
+            self._lane = None
             return
         self.key_fields = key_fields(mapping)
+        self._key_attnames = [self.model._meta.get_field(name).attname for name in self.key_fields]
         self._catch_all = (
             self.model._meta.get_field(mapping.catch_all) if mapping.catch_all else None
         )
@@ -98,12 +104,24 @@ class RowCoercer:
                 )
             except ConversionError as error:
                 raise MappingError(f"table {mapping.table!r}: {error}") from None
+            shortcut = (
+                shortcut_for(
+                    model_field,
+                    converter=item.converter,
+                    naive_timezone=naive_timezone,
+                    using=using,
+                )
+                if shortcuts
+                else None
+            )
             self._plans.append(
                 _FieldPlan(
                     attribute=item.attribute,
                     model_field=model_field,
                     convert=convert,
                     label=model_field.name,
+                    shortcut=shortcut,
+                    attname=model_field.attname,
                 )
             )
         self._mapped = {
@@ -115,6 +133,13 @@ class RowCoercer:
             if mapping.catch_all and item.field == mapping.catch_all
         }
         self._ignored = {item.attribute for item in mapping.fields if item.field is None}
+        # Every field has a shortcut and nothing goes to a catch-all: a tight loop that gives up
+        # (to the full path) at the first missing, null or unusual value.
+        self._lane = (
+            [(plan.attribute, plan.attname, plan.shortcut) for plan in self._plans]
+            if self._catch_all is None and all(plan.shortcut for plan in self._plans)
+            else None
+        )
 
     @property
     def many_fields(self) -> list[models.ManyToManyField]:
@@ -141,12 +166,38 @@ class RowCoercer:
             )
         if self.mapping.is_raw:
             return self._coerce_raw(item, item_key)
+        if self._lane is not None:
+            attributes = item.attributes
+            values: dict[str, Any] = {}
+            for attribute, attname, shortcut in self._lane:
+                raw = attributes.get(attribute)
+                if raw is None:
+                    break
+                value = shortcut(raw)
+                if value is SLOW:
+                    break
+                values[attname] = value
+            else:
+                return CoercedRow(
+                    key=tuple(values.get(attname) for attname in self._key_attnames),
+                    item_key=item_key,
+                    values=values,
+                    many={},
+                    file=item.file,
+                    line=item.line,
+                )
         problems: list[RowProblem] = []
-        values: dict[str, Any] = {}
+        values = {}
         many: dict[str, list[Any]] = {}
         attributes = item.attributes
         for plan in self._plans:
             raw = attributes.get(plan.attribute, MISSING)
+            shortcut = plan.shortcut
+            if shortcut is not None and raw is not MISSING:
+                value = shortcut(raw)
+                if value is not SLOW:
+                    values[plan.attname] = value
+                    continue
             if raw is MISSING:
                 value = self._missing_value(plan, item, item_key, problems)
                 if value is MISSING:
@@ -209,9 +260,7 @@ class RowCoercer:
             return RowFailure(
                 item_key=item_key, file=item.file, line=item.line, problems=tuple(problems)
             )
-        key = tuple(
-            values.get(self.model._meta.get_field(name).attname) for name in self.key_fields
-        )
+        key = tuple(values.get(attname) for attname in self._key_attnames)
         return CoercedRow(
             key=key, item_key=item_key, values=values, many=many, file=item.file, line=item.line
         )
@@ -251,6 +300,20 @@ class RowCoercer:
         )
 
     def _item_key(self, item: SourceItem) -> tuple[str, tuple[RowProblem, ...]]:
+        # The common case first: every key attribute a well-formed scalar of the expected type.
+        attributes = item.attributes
+        quick: list[str] = []
+        for name in self.mapping.key:
+            raw = attributes.get(name)
+            if type(raw) is not dict or len(raw) != 1:
+                break
+            ((tag, payload),) = raw.items()
+            expected = self.key_types.get(name)
+            if tag not in TYPE_NAMES or type(payload) is not str or (expected and tag != expected):
+                break
+            quick.append(f"{name}={payload}")
+        else:
+            return ", ".join(quick), ()
         parts: list[str] = []
         problems: list[RowProblem] = []
 

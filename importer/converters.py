@@ -318,3 +318,204 @@ def _convert_many(value: Any, element: ConvertFn) -> list[Any]:
 def _short(value: Any) -> str:
     text = repr(value) if not isinstance(value, str) else f"'{value}'"
     return text if len(text) <= 60 else text[:57] + "...'"
+
+
+# --- shortcuts: straight from the raw DynamoDB JSON, for the common cases -------------------
+
+SLOW = object()  # a shortcut's answer when the value needs the full path (deserialize → convert)
+_SHORT_INTEGER = re.compile(r"-?[0-9]{1,18}").fullmatch  # fits any integer column's range check
+_PLAIN_NUMBER = re.compile(r"-?(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)").fullmatch
+_INTEGER_FIELDS = (
+    models.IntegerField,
+    models.BigIntegerField,
+    models.SmallIntegerField,
+    models.PositiveIntegerField,
+    models.PositiveBigIntegerField,
+    models.PositiveSmallIntegerField,
+)
+_TEXT_FIELDS = (models.CharField, models.TextField, models.SlugField, models.EmailField)
+
+
+def shortcut_for(
+    model_field: models.Field,
+    *,
+    converter: str = "",
+    naive_timezone: str = "UTC",
+    using: str = "default",
+) -> ConvertFn | None:
+    """Return a function from a raw attribute value ({"N": "12"}) to the field's value, or None.
+
+    The function gives exactly what deserialize + `converter_for` give, skipping the Decimal and
+    the dispatch (numbers stay text until the field needs them), or SLOW for anything else (other
+    tags, NULL, a value in error): the full path then decides, and words any error. Exact
+    classes only, so a subclass's own rules are never skipped.
+    """
+    shortcut = _shortcut(
+        model_field, converter=converter, naive_timezone=naive_timezone, using=using
+    )
+    if shortcut is None or not model_field.null:
+        return shortcut
+    plain = shortcut
+
+    def or_null(raw: Any) -> Any:
+        # {"NULL": true} into a nullable field is NULL (whatever the payload, as deserialize).
+        if type(raw) is dict and len(raw) == 1 and "NULL" in raw:
+            return None
+        return plain(raw)
+
+    return or_null
+
+
+def _shortcut(
+    model_field: models.Field, *, converter: str, naive_timezone: str, using: str
+) -> ConvertFn | None:
+    kind = type(model_field)
+    own_validators = [*model_field.default_validators, *model_field._validators]
+    if kind in _INTEGER_FIELDS or kind is models.AutoField or kind is models.BigAutoField:
+        low, high = connections[using].ops.integer_field_range(model_field.get_internal_type())
+        return _integer_shortcut(low, high, _validated(own_validators))
+    if kind is models.DecimalField and not own_validators:
+        return _decimal_shortcut(
+            model_field.max_digits,
+            model_field.decimal_places,
+            converter_for(model_field, using=using),
+        )
+    if kind is models.FloatField and not own_validators:
+        return _float_shortcut
+    if kind is models.DecimalField or kind is models.FloatField:
+        full = converter_for(model_field, using=using)
+        return _number_shortcut(full)
+    if kind is models.BooleanField:
+        return _boolean_shortcut
+    if kind in _TEXT_FIELDS and not model_field.choices and converter != Converter.TRUNCATE:
+        max_length = model_field.max_length
+        others = [
+            validator
+            for validator in model_field.validators
+            if not (
+                (type(validator).__name__ == "MaxLengthValidator")
+                and validator.limit_value == max_length
+            )
+        ]
+        return _text_shortcut(max_length, _validated(others), blank=model_field.blank)
+    if kind in (models.DateTimeField, models.DateField, models.TimeField):
+        full = converter_for(model_field, converter=converter, naive_timezone=naive_timezone)
+        return _string_shortcut(full)
+    return None
+
+
+def _validated(validators: list[Callable[[Any], None]]) -> Callable[[Any], bool]:
+    def valid(value: Any) -> bool:
+        try:
+            for validator in validators:
+                validator(value)
+        except ValidationError:
+            return False
+        return True
+
+    return valid
+
+
+def _integer_shortcut(low: int | None, high: int | None, valid: Callable[[Any], bool]) -> ConvertFn:
+    def run(raw: Any) -> Any:
+        if type(raw) is dict and len(raw) == 1:
+            text = raw.get("N")
+            if type(text) is str and _SHORT_INTEGER(text):
+                number = int(text)
+                if (low is None or number >= low) and (high is None or number <= high):
+                    if valid(number):
+                        return number
+        return SLOW
+
+    return run
+
+
+def _number_shortcut(full: ConvertFn) -> ConvertFn:
+    from .deserialize import number_or_none
+
+    def run(raw: Any) -> Any:
+        if type(raw) is dict and len(raw) == 1:
+            number = number_or_none(raw.get("N"))
+            if number is not None:
+                try:
+                    return full(number)
+                except ConversionError:
+                    pass
+        return SLOW
+
+    return run
+
+
+def _decimal_shortcut(max_digits: int, decimal_places: int, full: ConvertFn) -> ConvertFn:
+    from .deserialize import number_or_none
+
+    whole_limit = max_digits - decimal_places
+
+    def run(raw: Any) -> Any:
+        if type(raw) is dict and len(raw) == 1:
+            number = number_or_none(raw.get("N"))
+            if number is not None:
+                # DecimalValidator's digit counts, inline (it costs ~2 µs a call); any value it
+                # might refuse takes the full path, which words the refusal.
+                digits, exponent = number.as_tuple()[1:]
+                if type(exponent) is int and 0 > exponent >= -len(digits):
+                    if -exponent <= decimal_places and len(digits) + exponent <= whole_limit:
+                        return number
+                elif type(exponent) is int and exponent == 0 and len(digits) <= whole_limit:
+                    return number
+                try:
+                    return full(number)
+                except ConversionError:
+                    pass
+        return SLOW
+
+    return run
+
+
+def _float_shortcut(raw: Any) -> Any:
+    if type(raw) is dict and len(raw) == 1:
+        text = raw.get("N")
+        # Up to 38 characters and no exponent: a valid DynamoDB number, well inside its range.
+        if type(text) is str and len(text) <= 38 and _PLAIN_NUMBER(text):
+            number = float(text)  # as float(Decimal(text)): both round the exact value once
+            if number not in (float("inf"), float("-inf")):
+                return number
+    return SLOW
+
+
+def _boolean_shortcut(raw: Any) -> Any:
+    if type(raw) is dict and len(raw) == 1:
+        value = raw.get("BOOL")
+        if value is True or value is False:
+            return value
+    return SLOW
+
+
+def _text_shortcut(
+    max_length: int | None, valid: Callable[[Any], bool], *, blank: bool
+) -> ConvertFn:
+    def run(raw: Any) -> Any:
+        if type(raw) is dict and len(raw) == 1:
+            text = raw.get("S")
+            if type(text) is str:
+                if not text:
+                    return text if blank else SLOW  # validators never see "" (Django's rule)
+                if (max_length is None or len(text) <= max_length) and valid(text):
+                    return text
+        return SLOW
+
+    return run
+
+
+def _string_shortcut(full: ConvertFn) -> ConvertFn:
+    def run(raw: Any) -> Any:
+        if type(raw) is dict and len(raw) == 1:
+            text = raw.get("S")
+            if type(text) is str:
+                try:
+                    return full(text)
+                except ConversionError:
+                    pass
+        return SLOW
+
+    return run

@@ -271,3 +271,20 @@ def _kind(value: Any) -> str:
     if isinstance(value, list):
         return "array"
     return "object" if isinstance(value, dict) else type(value).__name__
+
+
+def number_or_none(text: Any) -> Decimal | None:
+    """The Decimal of an N payload that is short and valid (the common case), else None."""
+    if (
+        type(text) is str
+        and len(text) <= MAX_DIGITS
+        and not text.strip("0123456789.-+eE")
+        and text[:1] != "+"
+    ):
+        try:
+            number = Decimal(text, _STRICT)
+        except InvalidOperation:
+            return None
+        if _MIN_ADJUSTED <= number.adjusted() <= _MAX_ADJUSTED:
+            return number
+    return None
