@@ -1,9 +1,11 @@
 """Profile every item of a table: per attribute the types seen, presence, samples, uniqueness.
 
 One pass over all items (not a sample), so an attribute present in one item of a million is
-listed (CASES.md C24). Memory grows with the attributes, not with the items, except for the
-uniqueness check of key-like attributes, which keeps one 64-bit hash per value until a duplicate
-shows the attribute cannot be a key.
+listed (CASES.md C24). Memory grows with the attributes, never with the items: the uniqueness
+check of key-like attributes keeps one 64-bit hash per value for the first UNIQUE_CHECK_ITEMS
+values only; later values are still checked against those (a repeat of an early value is caught)
+but not remembered, and the profile says so (`unique_checked`: "unique among the first N").
+The load finds every duplicate key exactly (see importer/duplicates.py); this is only a hint.
 """
 
 from __future__ import annotations
@@ -21,6 +23,11 @@ from .sources import SourceItem
 SAMPLE_COUNT = 3
 SAMPLE_CHARS = 80
 KEY_TYPES = frozenset({"S", "N", "B"})
+# ~64 bytes a hash in a set: a few MB per key-like attribute, whatever the table's size.
+UNIQUE_CHECK_ITEMS = 100_000
+_TRIED_LIMIT = 64
+# What Decimal() may accept after a leading digit or "-"; anything else is not a number.
+_NUMBER_CHARACTERS = "0123456789.-+eE_"
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -31,9 +38,16 @@ class AttributeProfile:
     present: int
     types: dict[str, int]  # type tag → items with that type, most frequent first
     samples: tuple[str, ...]  # up to three distinct values, as short JSON text
-    unique: bool  # every item that has it has a distinct scalar value
+    unique: bool  # every item that has it has a distinct scalar value (see unique_checked)
     number_min: Decimal | None = None  # over N values (and numeric S values), for epoch hints
     number_max: Decimal | None = None
+    # How many values the uniqueness check remembered: below `present`, `unique` means "no
+    # value repeats one of the first `unique_checked`", not proven unique over all items.
+    unique_checked: int = 0
+
+    @property
+    def unique_is_exact(self) -> bool:
+        return self.unique_checked >= self.present
 
     @property
     def dominant_type(self) -> str:
@@ -63,6 +77,7 @@ class AttributeProfile:
             "unique": self.unique,
             "number_min": None if self.number_min is None else str(self.number_min),
             "number_max": None if self.number_max is None else str(self.number_max),
+            "unique_checked": self.unique_checked,
         }
 
     @classmethod
@@ -76,6 +91,7 @@ class AttributeProfile:
             unique=body["unique"],
             number_min=None if body.get("number_min") is None else Decimal(body["number_min"]),
             number_max=None if body.get("number_max") is None else Decimal(body["number_max"]),
+            unique_checked=body.get("unique_checked", body["present"]),
         )
 
 
@@ -120,6 +136,7 @@ class _AttributeTally:
     types: dict[str, int] = field(default_factory=dict)
     samples: list[str] = field(default_factory=list)
     hashes: set[int] | None = field(default_factory=set)
+    tried: set[tuple[str, Any]] = field(default_factory=set)  # values sampled (bounded)
     number_min: Decimal | None = None
     number_max: Decimal | None = None
 
@@ -136,35 +153,57 @@ class TableProfiler:
     def add(self, item: SourceItem) -> None:
         self.items += 1
         invalid = False
+        tallies = self._tallies
         for name, value in item.attributes.items():
-            tally = self._tallies.get(name)
+            tally = tallies.get(name)
             if tally is None:
-                tally = self._tallies[name] = _AttributeTally()
+                tally = tallies[name] = _AttributeTally()
             tally.present += 1
-            try:
-                tag = type_tag(value)
-            except DeserializeError:
-                tag = "invalid"
-                invalid = True
+            if type(value) is dict and len(value) == 1:
+                ((tag, raw),) = value.items()
+            else:
+                tag = raw = None
+            if tag not in TYPE_NAMES:  # the common case skips type_tag's checks
+                try:
+                    tag = type_tag(value)
+                except DeserializeError:
+                    tag = "invalid"
+                    invalid = True
+                raw = value.get(tag) if tag != "invalid" else value
             tally.types[tag] = tally.types.get(tag, 0) + 1
-            raw = value.get(tag) if tag != "invalid" else value
             if len(tally.samples) < SAMPLE_COUNT:
-                sample = _sample_text(raw)
-                if sample not in tally.samples:
-                    tally.samples.append(sample)
+                self._sample(tally, tag, raw)
             if tally.hashes is not None:
                 if tag in KEY_TYPES and isinstance(raw, str):
                     digest = hash((tag, raw))
                     if digest in tally.hashes:
                         tally.hashes = None
-                    else:
+                    elif len(tally.hashes) < UNIQUE_CHECK_ITEMS:
                         tally.hashes.add(digest)
                 else:
                     tally.hashes = None
-            if tag in ("N", "S") and isinstance(raw, str) and raw[:1] in "-0123456789":
+            if (
+                (tag == "N" or tag == "S")
+                and isinstance(raw, str)
+                and raw[:1] in "-0123456789"
+                and not raw.strip(_NUMBER_CHARACTERS)  # skips dates and words before Decimal()
+            ):
                 _track_number(tally, raw)
         if invalid:
             self.invalid_items += 1
+
+    @staticmethod
+    def _sample(tally: _AttributeTally, tag: str, raw: Any) -> None:
+        # A value already tried gives the same sample text: skip the JSON of repeated values.
+        marker = (tag, raw) if type(raw) is str or type(raw) is bool else None
+        if marker is not None:
+            if marker in tally.tried:
+                return
+            if len(tally.tried) < _TRIED_LIMIT:
+                tally.tried.add(marker)
+        sample = _sample_text(raw)
+        if sample not in tally.samples:
+            tally.samples.append(sample)
 
     def add_all(self, items: Iterable[SourceItem]) -> TableProfiler:
         for item in items:
@@ -181,6 +220,7 @@ class TableProfiler:
                 unique=tally.hashes is not None and tally.present > 0,
                 number_min=tally.number_min,
                 number_max=tally.number_max,
+                unique_checked=min(tally.present, UNIQUE_CHECK_ITEMS),
             )
             for name, tally in self._tallies.items()
         )
