@@ -27,6 +27,9 @@ DEFAULTS: dict[str, Any] = {
     "BATCH_SIZE": 1000,
     # Time zone given to timestamps that carry none.
     "NAIVE_TIMEZONE": "UTC",
+    # On PostgreSQL, write through COPY and set-based SQL (importer/pgcopy.py); False forces the
+    # generic batched-ORM path (same results, slower).
+    "POSTGRES_COPY": True,
 }
 
 
@@ -41,6 +44,7 @@ class ImporterSettings:
     max_file_decompressed_bytes: int
     batch_size: int
     naive_timezone: str
+    postgres_copy: bool = True
 
 
 def get_settings() -> ImporterSettings:

@@ -4,11 +4,13 @@ Runs inside the run's one transaction (see importer/run.py). Foreign keys and ma
 targets are checked before writing, because the database checks them only at commit, where one bad
 row would undo everything. A batch the database refuses is retried row by row in savepoints, so a
 bad row becomes a row problem instead of aborting the run (unless the error policy says abort).
+On PostgreSQL the classify-and-write steps go through COPY and set-based SQL (importer/pgcopy.py);
+everything before and after them (coercion, duplicate keys, references, reporting) is shared.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from itertools import islice
 from typing import Any
 
@@ -16,10 +18,12 @@ from django.db import DatabaseError, models, transaction
 
 from .coerce import CoercedRow, RowCoercer, RowFailure
 from .converters import m2m_lookup_field
+from .duplicates import SeenKeys, key_text
 from .errors import ImportAborted
 from .mapping import ErrorPolicy
 from .observer import RunObserver
 from .outcomes import Outcome, RowProblem, RowResult, TableCounts
+from .pgcopy import StagedWriter, staged_writer_for
 from .plan import PlannedRow, classify, fetch_existing
 from .sources import SourceItem, TableSource
 
@@ -36,6 +40,7 @@ class TableLoader:
         counts: TableCounts,
         using: str = "default",
         batch_size: int = 1000,
+        fast: bool = True,
     ) -> None:
         self.coercer = coercer
         self.source = source
@@ -46,35 +51,66 @@ class TableLoader:
         self.using = using
         self.batch_size = batch_size
         self.wrote_primary_keys = False
-        self._seen: dict[tuple[Any, ...], str] = {}
         self._written = coercer.written_fields
         pk = self.model._meta.pk
         self._writes_pk = pk is not None and pk.attname in self._written
+        # None: the generic path (any database, many-to-many fields, or fast=False).
+        self.staged: StagedWriter | None = (
+            staged_writer_for(self.model, coercer, mode=self.mapping.mode, using=using)
+            if fast
+            else None
+        )
 
     def load(self, items: Iterable[SourceItem]) -> None:
         """Coerce, check, classify and write every item, batch by batch."""
         iterator = iter(items)
-        while batch := list(islice(iterator, self.batch_size)):
+        batch_size = self.batch_size
+        self._seen = SeenKeys(using=self.using)
+        if self.staged is not None:
+            self.staged.open()
+            batch_size = max(batch_size, self.staged.batch_size)
+        while batch := list(islice(iterator, batch_size)):
             self._load_batch(batch)
+        self._seen.drop()
+        if self.staged is not None:
+            self.staged.close()
 
     def _load_batch(self, items: list[SourceItem]) -> None:
+        rows = self._new_keys([self.coercer.coerce(item) for item in items])
+        rows = self._check_references(rows)
+        planned = self.staged.plan(rows) if self.staged is not None else None
+        if planned is not None:
+            self._report(self._write(planned, self.staged.write))  # type: ignore[union-attr]
+        else:
+            self._report(self._write(self._plan(rows)))
+        self.observer.batch_done(self.source, self.counts)
+
+    def _new_keys(self, results: list[CoercedRow | RowFailure]) -> list[CoercedRow]:
+        """Report failed items and repeated keys (in item order); return the rows to go on."""
+        texts = [
+            key_text(result.key) if isinstance(result, CoercedRow) else "" for result in results
+        ]
+        earlier = self._seen.seen([text for text in texts if text])
+        first_seen: dict[str, str] = {}
         rows: list[CoercedRow] = []
-        for item in items:
+        for result, text in zip(results, texts, strict=True):
             self.counts.read += 1
-            result = self.coercer.coerce(item)
             if isinstance(result, RowFailure):
                 self._fail(result.item_key, result.file, result.line, result.problems)
                 continue
-            first = self._seen.get(result.key)
+            first = earlier.get(text) or first_seen.get(text)
             if first is not None:
                 self._fail_row(result, f"duplicate key {result.item_key} (first seen at {first})")
                 continue
-            self._seen[result.key] = f"{result.file}, line {result.line}"
+            first_seen[text] = f"{result.file}, line {result.line}"
             rows.append(result)
-        rows = self._check_references(rows)
+        self._seen.add(list(first_seen.items()))
+        return rows
+
+    def _plan(self, rows: list[CoercedRow]) -> list[PlannedRow]:
         existing = fetch_existing(self.model, self.coercer.key_fields, rows, using=self.using)
         current_many = self._current_many(existing) if self.coercer.many_fields else None
-        planned = classify(
+        return classify(
             rows,
             existing,
             model=self.model,
@@ -82,7 +118,9 @@ class TableLoader:
             mode=self.mapping.mode,
             current_many=current_many,
         )
-        for entry in self._write(planned):
+
+    def _report(self, written: Iterator[PlannedRow]) -> None:
+        for entry in written:
             self.counts.add(entry.outcome)
             if entry.outcome == Outcome.UNCHANGED:
                 continue
@@ -98,7 +136,6 @@ class TableLoader:
                     diff=diff,
                 )
             )
-        self.observer.batch_done(self.source, self.counts)
 
     def _check_references(self, rows: list[CoercedRow]) -> list[CoercedRow]:
         """Fail the rows whose foreign keys or many-to-many values name rows that do not exist."""
@@ -171,12 +208,18 @@ class TableLoader:
                 current.setdefault(key, {})[model_field.name] = values
         return current
 
-    def _write(self, planned: list[PlannedRow]) -> Iterator[PlannedRow]:
+    def _write(
+        self,
+        planned: list[PlannedRow],
+        write_batch: Callable[[list[PlannedRow]], None] | None = None,
+    ) -> Iterator[PlannedRow]:
         """Write a batch in a savepoint; if the database refuses it, retry row by row."""
         to_write = [entry for entry in planned if entry.outcome in (Outcome.NEW, Outcome.UPDATED)]
         try:
             with transaction.atomic(using=self.using):
-                self._write_rows(to_write)
+                (write_batch or self._write_rows)(to_write)
+                if write_batch is not None and any(e.outcome == Outcome.NEW for e in to_write):
+                    self.wrote_primary_keys = self.wrote_primary_keys or self._writes_pk
         except DatabaseError:
             yield from (
                 entry for entry in planned if entry.outcome not in (Outcome.NEW, Outcome.UPDATED)

@@ -8,7 +8,7 @@ the import will do (foreign keys to rows created earlier in the same run include
 from __future__ import annotations
 
 import operator
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from functools import reduce
 from typing import Any
@@ -50,10 +50,17 @@ def fetch_existing(
             operator.or_, (models.Q(**dict(zip(attnames, row.key, strict=True))) for row in rows)
         )
         found = manager.filter(condition)
+    return index_by_key(model, key_fields, found)
+
+
+def index_by_key(
+    model: type[models.Model], key_fields: Sequence[str], instances: Iterable[models.Model]
+) -> dict[tuple[Any, ...], models.Model]:
+    """Key existing instances by their import key, in the form `classify` looks them up."""
     fields = [model._meta.get_field(name) for name in key_fields]
     return {
         tuple(_normalize(item, getattr(instance, item.attname)) for item in fields): instance
-        for instance in found
+        for instance in instances
     }
 
 

@@ -208,6 +208,7 @@ def _run_table(
             counts=run.counts,
             using=using,
             batch_size=conf.batch_size,
+            fast=conf.postgres_copy,
         )
         with transaction.atomic(using=using):
             loader.load(_items(tree, table.source, conf, observer=observer, run=run))
