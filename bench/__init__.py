@@ -1,0 +1,1 @@
+"""The project's own benchmark: `python bench/run.py --items N` (see bench/run.py)."""

@@ -1,0 +1,1 @@
+"""The benchmark's target model: one table of ten fields of mixed types."""
