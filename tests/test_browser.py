@@ -12,7 +12,10 @@ from django.contrib.auth import get_user_model
 from django.db import connections
 from playwright import sync_api as playwright_api
 
+from backend.production.models import PushToProduction
 from backend.samples.export import write_sample_export
+from importer.job_tables import job_mappings
+from importer.mapping import resolve_model
 from importer.models import ImportJob, ImportProblem, Phase
 
 # Playwright runs an event loop in this thread; the live server's ORM calls are in their own.
@@ -59,6 +62,17 @@ def page(live_server, settings, tmp_path):
 def shot(page, name: str) -> None:
     SCREENSHOTS.mkdir(parents=True, exist_ok=True)
     page.screenshot(path=str(SCREENSHOTS / name), full_page=True)
+
+
+def key_values(item_key: str) -> dict[str, str]:
+    """The attribute values an error report's item key names ("id=7, sk=a" → {"id": "7", ...})."""
+    return dict(part.split("=", 1) for part in item_key.split(", "))
+
+
+def target_rows(table):
+    """The rows of a table's target model (a raw target: that table's raw items only)."""
+    rows = resolve_model(table.target).objects.all()
+    return rows.filter(source_table=table.name) if table.target == "raw" else rows
 
 
 def test_the_wizard_from_upload_to_results(page, live_server, tmp_path):
@@ -108,6 +122,8 @@ def test_the_wizard_from_upload_to_results(page, live_server, tmp_path):
     page.click("text=Continue to import")
     page.wait_for_url(f"**/import/{job.pk}/import/")
     shot(page, "confirm.png")
+    before = {table.name: target_rows(table).count() for table in job.tables.all()}
+    assert before == {table.name: 1 if table.name == "users" else 0 for table in job.tables.all()}
     page.click("text=Import now")
     page.wait_for_url(f"**/import/{job.pk}/results/")
     expect(page.locator("#result-summary")).to_contain_text(
@@ -144,6 +160,33 @@ def test_the_wizard_from_upload_to_results(page, live_server, tmp_path):
     ]
     assert rows[1:] == stored
     assert len(stored) == 1 and stored[0][4:] == ["quantity", "quantity", "12.5", "not an integer"]
+    # The CSV against the target tables themselves: every item it names is absent from its
+    # target, and each target holds exactly the rows the results count as imported.
+    mappings = job_mappings(job)
+    lookups = []
+    for table, _file, _line, item_key, *_ in rows[1:]:
+        mapping = mappings.tables[table]
+        fields = {item.attribute: item.field for item in mapping.fields}
+        lookup = {fields[name]: value for name, value in key_values(item_key).items()}
+        lookups.append((table, mapping.target, lookup))
+        assert not resolve_model(mapping.target).objects.filter(**lookup).exists(), item_key
+    assert lookups == [
+        (
+            "push_to_production",
+            "production.PushToProduction",
+            {"id": "fe791a65-cb01-4739-b86c-b0ba86cbac3d"},
+        )
+    ]
+    assert PushToProduction.objects.count() == 279
+    imported = {}
+    for table in job.tables.all():
+        counts = table.load_counts
+        imported[table.name] = counts["new"] + counts["updated"] + counts["unchanged"]
+        # Fresh targets (users holds the staff login): the import added exactly these rows.
+        assert target_rows(table).count() == before[table.name] + counts["new"], table.name
+        assert counts["updated"] == counts["unchanged"] == 0, table.name
+    assert imported["push_to_production"] == 279
+    assert sum(imported.values()) == 1999
 
     page.goto(f"{live_server.url}/import/history/")
     expect(page.locator("#history tbody tr")).to_have_count(1)
