@@ -39,20 +39,25 @@ def run_command(*args: str) -> str:
     return out.getvalue()
 
 
+DEMO_MODELS = (
+    User,
+    Group,
+    Stock,
+    StockRemarks,
+    Product,
+    PushToProduction,
+    StockTransaction,
+    UndoAction,
+)
+
+
 def demo_rows() -> dict[str, int]:
-    return {
-        model._meta.label: model.objects.count()
-        for model in (
-            User,
-            Group,
-            Stock,
-            StockRemarks,
-            Product,
-            PushToProduction,
-            StockTransaction,
-            UndoAction,
-        )
-    }
+    return {model._meta.label: model.objects.count() for model in DEMO_MODELS}
+
+
+def demo_table_contents() -> dict[str, list[dict[str, object]]]:
+    """Every row of every demo table, every field value, in primary-key order."""
+    return {model._meta.label: list(model.objects.order_by("pk").values()) for model in DEMO_MODELS}
 
 
 def test_pfeilbr_export_imports_three_items_from_four_files():
@@ -150,19 +155,19 @@ def test_ten_thousand_items_import_then_reimport_unchanged_then_dry_run_writes_n
     assert len(report.read_text().splitlines()) == 6
     second = run_command("--data-dir", str(sample_zip))
     assert "0 new, 0 updated, 9995 unchanged, 0 skipped, 5 errors" in second
-    before = {
-        model: list(model.objects.order_by("pk").values()) for model in (Stock, Product, User)
-    }
     Stock.objects.filter(pk__in=list(Stock.objects.values_list("pk", flat=True)[:3])).update(
         quantity=-1
     )
     changed = {stock.pk: stock.quantity for stock in Stock.objects.filter(quantity=-1)}
+    assert changed == {"STK-000001": -1, "STK-000002": -1, "STK-000003": -1}
+    # Every row of every demo table, every field, exactly as it was before the dry run.
+    before = demo_table_contents()
+    assert {label: len(rows) for label, rows in before.items()} == EXPECTED_10K
     dry = run_command("--data-dir", str(sample_zip), "--dry-run")
     assert "3 updated, 9992 unchanged" in dry and "Dry run: nothing was written." in dry
-    assert {stock.pk: stock.quantity for stock in Stock.objects.filter(quantity=-1)} == changed
-    assert demo_rows() == EXPECTED_10K
-    assert list(Product.objects.order_by("pk").values()) == before[Product]
-    assert list(User.objects.order_by("pk").values()) == before[User]
+    after = demo_table_contents()
+    for label, rows in before.items():
+        assert after[label] == rows, label
 
 
 def test_ten_thousand_items_on_sqlite_through_manage_py(sample_zip, cli):
