@@ -62,3 +62,18 @@ def write_export(
     }
     (export / "manifest-summary.json").write_text(json.dumps(summary, separators=(",", ":")))
     return export
+
+
+def promise_items(export: Path, count: int) -> None:
+    """Make both manifests of a one-file export promise `count` items, as a cut-off file leaves them.
+
+    The data file and its MD5 stay as they are, so only the item count disagrees with the data.
+    """
+    summary_path = export / "manifest-summary.json"
+    summary = json.loads(summary_path.read_text())
+    summary["itemCount"] = count
+    summary_path.write_text(json.dumps(summary, separators=(",", ":")))
+    files_path = export / "manifest-files.json"
+    (entry,) = [json.loads(line) for line in files_path.read_text().splitlines()]
+    entry["itemCount"] = count
+    files_path.write_text(json.dumps(entry, separators=(",", ":")) + "\n")

@@ -8,9 +8,10 @@ import pytest
 
 from importer.archive import open_source
 from importer.mapping import FieldMapping, MappingSet, TableMapping
+from importer.models import RawItem
 from importer.outcomes import Outcome, RowResult
 from importer.run import analyse, execute, suggest_mappings
-from tests.exports import write_export
+from tests.exports import promise_items, write_export
 from tests.testapp.models import Article, Counter, Reading, Tag
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -290,3 +291,42 @@ def test_raw_model_keeps_exact_numbers(tmp_path):
         analysis = analyse(tree)
         again = execute(tree, analysis, suggest_mappings(analysis), dry_run=False)
     assert again.tables[0].counts["unchanged"] == 1
+
+
+NOTES = [{"id": {"S": "n1"}}, {"id": {"S": "n2"}}, {"id": {"S": "n3"}}]
+
+
+def run_raw(folder: Path, *, dry_run: bool = False):
+    with open_source(folder) as tree:
+        analysis = analyse(tree)
+        return analysis, execute(tree, analysis, suggest_mappings(analysis), dry_run=dry_run)
+
+
+def test_c22_a_manifest_count_the_data_does_not_hold_is_a_warning(tmp_path):
+    export = write_export(tmp_path / "short", "notes", NOTES)
+    promise_items(export, 5)
+    for dry_run in (True, False):
+        analysis, report = run_raw(tmp_path / "short", dry_run=dry_run)
+        (table,) = report.tables
+        assert analysis.warnings == ()
+        assert table.warnings == ()  # the manifests agree with each other; only the data differs
+        assert (table.status, table.expected_items, table.counts["read"], table.counts["new"]) == (
+            "imported",
+            5,
+            3,
+            3,
+        )
+        assert table.messages == ("the manifest promises 5 items, the data files hold 3",)
+        assert report.exit_code == 0
+    assert sorted(RawItem.objects.values_list("item_key", flat=True)) == [
+        '{"id":"n1"}',
+        '{"id":"n2"}',
+        '{"id":"n3"}',
+    ]
+
+
+def test_c22_a_manifest_count_the_data_holds_gives_no_warning(tmp_path):
+    write_export(tmp_path / "whole", "notes", NOTES)
+    _, report = run_raw(tmp_path / "whole")
+    (table,) = report.tables
+    assert (table.expected_items, table.counts["read"], table.messages) == (3, 3, ())
