@@ -8,6 +8,9 @@ from backend.settings import *  # noqa: F403
 from backend.settings import CACHES, DATABASES, INSTALLED_APPS
 
 INSTALLED_APPS = [*INSTALLED_APPS, "tests.testapp"]
+if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
+    # Fields only PostgreSQL has (ArrayField): an app of their own, so SQLite still migrates.
+    INSTALLED_APPS += ["django.contrib.postgres", "tests.pgapp"]
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 
 # Tasks run inside the request that enqueues them. The worker tests (tests/test_tasks.py) start

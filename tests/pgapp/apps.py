@@ -1,0 +1,6 @@
+from django.apps import AppConfig
+
+
+class PgappConfig(AppConfig):
+    name = "tests.pgapp"
+    label = "pgapp"
