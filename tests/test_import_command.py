@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import gzip
 import os
+import re
 import shutil
 import sqlite3
 import subprocess
@@ -464,3 +465,71 @@ def test_c22_manifest_count_mismatch_still_imports_what_the_data_holds(tmp_path)
 def test_c22_manifest_count_mismatch_is_printed_as_a_warning(tmp_path):
     output = run_command("--data-dir", str(short_export(tmp_path)), "--no-progress")
     assert "  the manifest promises 5 items, the data files hold 3\n" in output
+
+
+def without_timing(output: str) -> str:
+    """The output with its one timing figure ("Done in 0.1s") blanked, for comparing runs."""
+    return re.sub(r"^(Done|Dry run) in [0-9.]+s:", r"\1 in _s:", output, flags=re.MULTILINE)
+
+
+def test_import_dynamodb_auto_prints_what_import_dynamodb_prints(tmp_path, monkeypatch):
+    items = [{"id": {"N": "1"}, "name": {"S": "Ops"}}, {"id": {"N": "2"}, "name": {"S": "Dev"}}]
+    write_export(tmp_path, "Groups", items)  # ./AWSDynamoDB, the seed guide's default
+    monkeypatch.chdir(tmp_path)
+    out = StringIO()
+    call_command("import_dynamodb_auto", "--no-progress", stdout=out, stderr=StringIO())
+    auto = out.getvalue()
+    assert list(Group.objects.order_by("id").values_list("id", "name")) == [(1, "Ops"), (2, "Dev")]
+    Group.objects.all().delete()
+    plain = run_command("--data-dir", "AWSDynamoDB", "--no-progress")
+    assert list(Group.objects.order_by("id").values_list("id", "name")) == [(1, "Ops"), (2, "Dev")]
+    assert without_timing(auto) == without_timing(plain)
+    assert without_timing(auto) == (
+        "Found 1 table export directories\n"
+        "Detected table: Groups in directory 01700000000000-0a1b2c3d\n"
+        "\n"
+        "Importing table: Groups → users.Group\n"
+        "Found 1 JSON files\n"
+        "  Processing 2 records from file002c3d.json.gz\n"
+        "Successfully imported 2 records for table Groups\n"
+        "  new 2, updated 0, unchanged 0, skipped 0, errors 0\n"
+        "\n"
+        "Done in _s: 2 new, 0 updated, 0 unchanged, 0 skipped, 0 errors\n"
+    )
+
+
+GROUPS_AGAIN = [
+    {"id": {"N": "1"}, "name": {"S": "Operations"}},  # exists, changed
+    {"id": {"N": "2"}, "name": {"S": "Dev"}},  # new
+    {"id": {"N": "3"}, "name": {"S": "QA"}},  # exists, the same
+]
+
+
+@pytest.mark.parametrize(
+    ("mode", "imported", "table_counts", "total", "stored"),
+    [
+        (
+            "insert",
+            1,
+            "new 1, updated 0, unchanged 0, skipped 2, errors 0",
+            "1 new, 0 updated, 0 unchanged, 2 skipped, 0 errors",
+            [(1, "Ops"), (2, "Dev"), (3, "QA")],
+        ),
+        (
+            "upsert",
+            3,
+            "new 1, updated 1, unchanged 1, skipped 0, errors 0",
+            "1 new, 1 updated, 1 unchanged, 0 skipped, 0 errors",
+            [(1, "Operations"), (2, "Dev"), (3, "QA")],
+        ),
+    ],
+)
+def test_mode_from_the_command_line(tmp_path, mode, imported, table_counts, total, stored):
+    Group.objects.create(id=1, name="Ops")
+    Group.objects.create(id=3, name="QA")
+    write_export(tmp_path / "export", "Groups", GROUPS_AGAIN)
+    output = run_command("--data-dir", str(tmp_path / "export"), "--mode", mode, "--no-progress")
+    assert f"Successfully imported {imported} records for table Groups\n" in output
+    assert f"  {table_counts}\n" in output
+    assert re.search(rf"^Done in [0-9.]+s: {total}$", output, flags=re.MULTILINE)
+    assert list(Group.objects.order_by("id").values_list("id", "name")) == stored
