@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import base64
 import csv
+import datetime as dt
+import gzip
+import hashlib
 import io
 import json
 import shutil
@@ -18,7 +22,7 @@ from django.urls import URLPattern, get_resolver, reverse
 from backend.samples.export import write_sample_export
 from importer.models import ImportJob, ImportProblem, ImportRow, Phase, RawItem
 from tests.conftest import CORPUS
-from tests.exports import write_export
+from tests.exports import promise_items, write_export
 
 pytestmark = pytest.mark.django_db
 
@@ -211,6 +215,55 @@ def test_job_page_lists_the_tables_found(client, staff, tmp_path):
     assert 'hx-trigger="every 1s"' not in body  # analysis finished: no polling
 
 
+def tables_found_row(body: str, table: str) -> str:
+    """The <tr> of one table in the job page's "Tables found" list."""
+    start = body.index(f'<th scope="row">{table}</th>', body.index('id="tables-found"'))
+    return body[body.rindex("<tr>", 0, start) : body.index("</tr>", start) + len("</tr>")]
+
+
+def test_tables_found_warns_of_a_missing_data_file(client, staff, tmp_path):
+    archive = zip_folder(CORPUS / "sabuat__db-dynamo-aws", tmp_path / "sabuat.zip")
+    job = ready_job(client, tmp_path, archive)
+    response = client.get(f"/import/{job.pk}/")
+    assert response.status_code == 200
+    missing = "data/enpvklgbwq7gta42yshirxd6ea.json.gz"
+    assert tables_found_row(response.content.decode(), "livros_por_ler") == (
+        "<tr>\n"
+        '      <th scope="row">livros_por_ler</th>\n'
+        '      <td><ul class="list-unstyled mb-0 small"><li class="long-value">'
+        f'{missing} <span class="badge text-bg-danger">missing</span></li></ul></td>\n'
+        '      <td class="text-end">6</td>\n'
+        '      <td class="text-end">0</td>\n'
+        f'      <td><div class="text-danger">data file {missing} is listed in '
+        "manifest-files.json but missing from sabuat.zip</div>"
+        f'<div class="text-warning-emphasis small">{missing} is listed in manifest-files.json '
+        "but missing from sabuat.zip (6 items)</div></td>\n"
+        "    </tr>"
+    )
+
+
+def test_tables_found_warns_of_a_checksum_mismatch(client, staff, tmp_path):
+    folder = tmp_path / "export"
+    export = write_export(folder, "things", [{"id": {"S": "a"}}, {"id": {"S": "b"}}])
+    (data_file,) = (export / "data").iterdir()
+    # The same items, compressed again with another timestamp: other bytes than the manifest's.
+    data_file.write_bytes(gzip.compress(gzip.decompress(data_file.read_bytes()), mtime=1))
+    expected = json.loads((export / "manifest-files.json").read_text())["md5Checksum"]
+    actual = base64.b64encode(hashlib.md5(data_file.read_bytes()).digest()).decode()
+    assert actual != expected
+    job = ready_job(client, tmp_path, zip_folder(folder, tmp_path / "changed.zip"))
+    path = f"AWSDynamoDB/01700000000000-0a1b2c3d/data/{data_file.name}"
+    warning = (
+        f"{path}: MD5 checksum {actual} does not match {expected} in "
+        "AWSDynamoDB/01700000000000-0a1b2c3d/manifest-files.json; "
+        "the file may be damaged or not the one exported"
+    )
+    assert job.tables.get().warnings == [warning]
+    row = tables_found_row(client.get(f"/import/{job.pk}/").content.decode(), "things")
+    assert f'<td><div class="text-warning-emphasis small">{warning}</div></td>' in row
+    assert '<td class="text-end">2</td>\n      <td class="text-end">2</td>' in row
+
+
 def test_progress_fragment_polls_while_working_and_stops_after(client, staff, tmp_path):
     job = ready_job(client, tmp_path)
     ImportJob.objects.filter(pk=job.pk).update(
@@ -277,6 +330,59 @@ def test_saving_a_mapping_that_cannot_work_shows_errors_inline(client, staff, tm
     body = response.content.decode()
     assert "code is required but no attribute is mapped to it" in body
     assert "The mapping cannot work yet" in body
+    job.refresh_from_db()
+    assert job.mapping["tables"]["things"]["target"] == "raw"
+
+
+def reading_post(client, job, **changes) -> dict[str, object]:
+    """The mapping form posting table 0 to testapp.Reading (id → code, qty → quantity), changed."""
+    page = client.get(f"/import/{job.pk}/mapping/tables/0/", {"t0-target": "testapp.Reading"})
+    data = {"t0-target": "testapp.Reading", **mapping_post_block(page)}
+    data.update({"t0-a0_field": "code", "t0-a1_field": "quantity", "t0-key": ["id"]})
+    data.update(changes)
+    return data
+
+
+def test_an_import_key_that_is_not_unique_is_a_message_on_the_page(client, staff, tmp_path):
+    job = ready_job(client, tmp_path)
+    response = client.post(
+        f"/import/{job.pk}/mapping/", reading_post(client, job, **{"t0-key": ["label"]})
+    )
+    assert response.status_code == 200
+    assert shown_messages(response) == [
+        "The mapping cannot work yet: see the problems marked below."
+    ]
+    assert response.context["blocks"][0]["problems"] == [
+        "the import key (label) is not unique in testapp.Reading: choose a primary key or a unique field"
+    ]
+    assert (
+        '<div class="alert alert-danger mapping-problems" role="alert">\n'
+        '          <ul class="mb-0"><li>the import key (label) is not unique in testapp.Reading: '
+        "choose a primary key or a unique field</li></ul>"
+    ) in response.content.decode()
+    job.refresh_from_db()
+    assert job.mapping["tables"]["things"]["target"] == "raw"
+
+
+def test_an_attribute_problem_is_shown_next_to_its_select(client, staff, tmp_path):
+    job = ready_job(client, tmp_path)
+    data = reading_post(client, job, **{"t0-a1_field": "seen_at"})
+    response = client.post(f"/import/{job.pk}/mapping/", data)
+    assert response.status_code == 200
+    body = response.content.decode()
+    message = "qty holds numbers; choose epoch seconds or epoch milliseconds for seen_at"
+    select = body.index('<select name="t0-a1_field" id="id_t0-a1_field"')
+    assert body[select : body.index(">", select) + 1] == (
+        '<select name="t0-a1_field" id="id_t0-a1_field" '
+        'class="form-select form-select-sm is-invalid" aria-describedby="id_t0-a1_field-problems">'
+    )
+    feedback = body.index('<div class="invalid-feedback', select)
+    assert body[feedback : body.index("</td>", feedback)] == (
+        '<div class="invalid-feedback d-block" id="id_t0-a1_field-problems">'
+        f"<div>{message}</div></div>\n            "
+    )
+    assert body.count(message) == 1  # next to its select only, not in the table's list
+    assert 'id="id_t0-a0_field" class="form-select form-select-sm">' in body  # id is fine
     job.refresh_from_db()
     assert job.mapping["tables"]["things"]["target"] == "raw"
 
@@ -541,6 +647,38 @@ def test_confirm_import_and_results(client, staff, tmp_path):
     ]
 
 
+def test_results_show_the_duration_and_every_warning(client, staff, tmp_path):
+    folder = tmp_path / "short"
+    items = [{"id": {"S": f"n{n}"}} for n in (1, 2, 3)]
+    promise_items(write_export(folder, "notes", items), 5)  # the data file holds 3 of 5
+    (folder / "README.txt").write_text("not data")
+    job = planned_job(client, tmp_path, zip_folder(folder, tmp_path / "short.zip"))
+    client.post(f"/import/{job.pk}/import/")
+    job.refresh_from_db()
+    assert job.status == Status.DONE
+    assert isinstance(job.timings["load"], float) and job.timings["load"] >= 0
+    # A duration to show exactly (the real one is a few milliseconds).
+    ImportJob.objects.filter(pk=job.pk).update(timings={**job.timings, "load": 12.34})
+    body = client.get(f"/import/{job.pk}/results/").content.decode()
+    assert (
+        '<div class="alert alert-success" id="result-summary">Imported in 12.3 s: '
+        "3 new, 0 updated, 0 unchanged, 0 errors.</div>"
+    ) in body
+    assert (
+        '<div class="alert alert-warning">ignored 1 file(s) that are not DynamoDB data: '
+        "README.txt</div>"
+    ) in body
+    assert (
+        '<tr><td></td><td colspan="9" class="small text-warning-emphasis">'
+        "the manifest promises 5 items, the data files hold 3</td></tr>"
+    ) in body
+    assert sorted(RawItem.objects.values_list("item_key", flat=True)) == [
+        '{"id":"n1"}',
+        '{"id":"n2"}',
+        '{"id":"n3"}',
+    ]
+
+
 def test_results_links_to_the_model_admin(client, staff, tmp_path):
     job = planned_job(client, tmp_path, sample_zip(tmp_path))
     client.post(f"/import/{job.pk}/import/")
@@ -563,6 +701,63 @@ def test_history_reopens_each_job_on_its_last_step(client, staff, tmp_path):
     ]
     assert response.context["entries"][0][2]["new"] == 3
     assert f'href="/import/?reuse={ready.pk}"' in response.content.decode()
+
+
+def history_row(body: str, job: ImportJob) -> str:
+    start = body.index(f"<td>{job.pk}</td>", body.index('id="history"'))
+    return body[body.rindex("<tr>", 0, start) : body.index("</tr>", start) + len("</tr>")]
+
+
+def test_history_shows_who_when_and_status(client, staff, tmp_path):
+    ready = ready_job(client, tmp_path)
+    done = planned_job(client, tmp_path, small_zip(tmp_path, "other"))
+    client.post(f"/import/{done.pk}/import/")
+    ImportJob.objects.filter(pk=ready.pk).update(
+        created_at=dt.datetime(2026, 3, 1, 9, 5, tzinfo=dt.UTC)
+    )
+    ImportJob.objects.filter(pk=done.pk).update(
+        created_at=dt.datetime(2026, 3, 2, 17, 45, tzinfo=dt.UTC)
+    )
+    body = client.get("/import/history/").content.decode()
+    assert history_row(body, done) == (
+        "<tr>\n"
+        f"      <td>{done.pk}</td>\n"
+        '      <td class="long-value">other.zip</td>\n'
+        "      <td>staff</td>\n"
+        "      <td>2026-03-02 17:45</td>\n"
+        "      <td>Done</td>\n"
+        '      <td class="text-end">3</td>\n'
+        '      <td class="text-end"></td>\n'
+        '      <td class="text-end"></td>\n'
+        f'      <td><a href="/import/{done.pk}/results/">Open</a> · '
+        f'<a href="/import/?reuse={done.pk}">Reuse mapping</a></td>\n'
+        "    </tr>"
+    )
+    assert history_row(body, ready) == (
+        "<tr>\n"
+        f"      <td>{ready.pk}</td>\n"
+        '      <td class="long-value">things.zip</td>\n'
+        "      <td>staff</td>\n"
+        "      <td>2026-03-01 09:05</td>\n"
+        "      <td>Ready to map</td>\n"
+        '      <td class="text-end"></td>\n'
+        '      <td class="text-end"></td>\n'
+        '      <td class="text-end"></td>\n'
+        f'      <td><a href="/import/{ready.pk}/mapping/">Open</a> · '
+        f'<a href="/import/?reuse={ready.pk}">Reuse mapping</a></td>\n'
+        "    </tr>"
+    )
+    assert body.index(history_row(body, done)) < body.index(history_row(body, ready))
+
+
+def test_history_shows_the_steps_with_none_current(client, staff):
+    body = client.get("/import/history/").content.decode()
+    assert '<nav aria-label="Import steps" class="mb-3">' in body
+    assert [step in body for step in ("1 Upload", "2 Map", "3 Preview", "4 Import", "5 Done")] == [
+        True
+    ] * 5
+    assert "aria-current" not in body
+    assert '<li class="wizard-step active"' not in body
 
 
 def test_a_mapping_is_reused_for_a_new_upload(client, staff, tmp_path):
@@ -623,9 +818,7 @@ def importer_urls(job: ImportJob) -> list[str]:
 
 @pytest.mark.parametrize("who", ["anonymous", "not staff"])
 def test_every_importer_url_needs_staff(client, tmp_path, who):
-    owner = get_user_model().objects.create_user(
-        username="owner", is_staff=True, is_superuser=True
-    )
+    owner = get_user_model().objects.create_user(username="owner", is_staff=True, is_superuser=True)
     client.force_login(owner)
     job = planned_job(client, tmp_path)
     client.logout()
