@@ -29,7 +29,7 @@ class ImportJobAdmin(admin.ModelAdmin):
     list_display = [
         "id",
         "original_name",
-        "created_by",
+        "created_by_name",
         "created_at",
         "status",
         "task",

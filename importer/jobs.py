@@ -46,6 +46,17 @@ WORKING = {
     Task.IMPORT: Status.IMPORTING,
 }
 BEFORE = {Task.ANALYSE: Status.UPLOADED, Task.DRY_RUN: Status.READY, Task.IMPORT: Status.PLANNED}
+# A job is only ever saved field by field (never `job.save()`): a run may change the job's row
+# behind the instance's back (replace mode on the user model sets `created_by` to NULL through
+# the ORM's SET_NULL), and writing back a stale field would undo that or fail the save.
+PROGRESS_FIELDS = [
+    "progress_phase",
+    "progress_unit",
+    "progress_done",
+    "progress_total",
+    "progress_rate",
+    "heartbeat_at",
+]
 
 
 # --- upload and analysis ---------------------------------------------------------------------
@@ -53,8 +64,10 @@ BEFORE = {Task.ANALYSE: Status.UPLOADED, Task.DRY_RUN: Status.READY, Task.IMPORT
 
 def create_job(*, upload: UploadedFile, user: Any, reuse: ImportJob | None = None) -> ImportJob:
     """Store the upload in Django's storage and record who sent it; optionally reuse a mapping."""
+    signed_in = getattr(user, "is_authenticated", False)
     job = ImportJob(
-        created_by=user if getattr(user, "is_authenticated", False) else None,
+        created_by=user if signed_in else None,
+        created_by_name=user.get_username() if signed_in else "",
         original_name=upload.name or "upload.zip",
         upload_size=upload.size or 0,
         reused_from=reuse,
@@ -107,7 +120,17 @@ def analyse_job(job: ImportJob) -> None:
         )
         job.error_message = ""
         job.status = Status.READY
-        job.save()
+        job.save(
+            update_fields=[
+                "mapping",
+                "summary",
+                "timings",
+                "error_message",
+                "status",
+                "updated_at",
+                *PROGRESS_FIELDS,
+            ]
+        )
 
 
 # --- mapping ---------------------------------------------------------------------------------
@@ -131,7 +154,7 @@ def save_mapping(job: ImportJob, mappings: MappingSet, *, user: Any) -> list[Map
     if job.status != Status.READY:
         job.status = Status.READY
         job.error_message = ""
-    job.save()
+    job.save(update_fields=["mapping", "status", "error_message", "updated_at"])
     return []
 
 
@@ -243,7 +266,15 @@ def import_job(job: ImportJob) -> RunReport:
         _fail(job, str(error))
         raise
     status = Status.DONE if report.imported_anything else Status.FAILED
-    _finish(job, report, phase=Phase.IMPORT, status=status)
+    try:
+        _finish(job, report, phase=Phase.IMPORT, status=status)
+    except Exception as error:
+        # The import's transaction has ended: what it wrote stays written. A failure to record
+        # the details must not make the job "failed" with a retry offered (a retry would run the
+        # import again), so the outcome is recorded on the job's row alone.
+        logger.exception("import #%s: the import ended but its results were not saved", job.pk)
+        _record_outcome(job, report, status=status, error=error)
+        return report
     if not report.aborted and not report.imported_anything:
         _fail(job, "nothing could be imported (see the messages of each table)")
     return report
@@ -323,7 +354,34 @@ def _finish(job: ImportJob, report: RunReport, *, phase: str, status: str) -> No
         job.error_message = report.aborted or ""
         if status in (Status.DONE, Status.FAILED):
             job.finished_at = timezone.now()
-        job.save()
+        job.save(
+            update_fields=[
+                "summary",
+                "timings",
+                "status",
+                "error_message",
+                "finished_at",
+                "updated_at",
+                *PROGRESS_FIELDS,
+            ]
+        )
+
+
+def _record_outcome(job: ImportJob, report: RunReport, *, status: str, error: Exception) -> None:
+    written = "nothing was written" if report.aborted else "what it wrote stays written"
+    ImportJob.objects.filter(pk=job.pk).update(
+        status=status,
+        retryable=False,
+        summary={**job.summary, "load": report.totals(), "load_aborted": report.aborted or ""},
+        timings={**job.timings, "load": report.seconds},
+        progress_phase="",
+        error_message=(
+            f"The import ended ({written}), but its results could not be saved "
+            f"({type(error).__name__}: {error}): the counts per table are not shown."
+        ),
+        finished_at=timezone.now(),
+        updated_at=timezone.now(),
+    )
 
 
 def iter_problems(job: ImportJob, *, phase: str) -> Iterator[RowProblem]:
@@ -384,7 +442,17 @@ def _enqueue(job: ImportJob, task: Task, *, expected: str) -> None:
     job.error_message = ""
     job.finished_at = None
     progress.mark_queued(job)
-    job.save()
+    job.save(
+        update_fields=[
+            "status",
+            "task",
+            "retryable",
+            "error_message",
+            "finished_at",
+            "updated_at",
+            *PROGRESS_FIELDS,
+        ]
+    )
     # The immediate backend runs the task here, before enqueue returns; hence update(), not save().
     result = tasks.BY_TASK[task].enqueue(job.pk)
     ImportJob.objects.filter(pk=job.pk).update(task_id=str(result.id)[:64])

@@ -50,9 +50,12 @@ class ImportJob(models.Model):
         FAILED = "failed", "Failed"
         CANCELLED = "cancelled", "Cancelled"
 
+    # Who uploaded it. Kept as a name too: an import may delete users (replace mode on the user
+    # model, from the command line), and the history must still say who ran it.
     created_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+"
     )
+    created_by_name = models.CharField(max_length=150, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
     upload = models.FileField(upload_to="imports/%Y/%m/", max_length=500)

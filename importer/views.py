@@ -400,7 +400,7 @@ def results(request: HtmxHttpRequest, pk: int) -> HttpResponse:
 @staff_member_required
 @require_GET
 def history(request: HtmxHttpRequest) -> HttpResponse:
-    job_list = ImportJob.objects.select_related("created_by").order_by("-created_at", "-id")
+    job_list = ImportJob.objects.order_by("-created_at", "-id")
     page = Paginator(job_list, HISTORY_PAGE_SIZE).get_page(request.GET.get("page"))
     entries = [
         (job, resume_url(job), job.summary.get("load") or job.summary.get("plan") or {})

@@ -122,6 +122,76 @@ def test_a_second_request_to_import_the_same_job_is_refused_not_run_twice(tmp_pa
     assert job.tables.get(name="stock").load_counts["new"] == Stock.objects.count()
 
 
+def imported_with_users_replaced(tmp_path: Path, uploader) -> ImportJob:
+    """Import a sample whose users table clears the user model, as the job's uploader."""
+    archive = tmp_path / "sample-20.zip"
+    write_sample_export(archive, items=20, seed=1)
+    with archive.open("rb") as stream:
+        job = jobs.create_job(upload=File(stream, name=archive.name), user=uploader)
+    jobs.start_analysis(job)
+    jobs.start_dry_run(job, user=ADMIN)
+    job.refresh_from_db()
+    # The wizard refuses this mapping (see test_views); a job can still hold it, and another
+    # user's deletion (the admin, another import) sets created_by to NULL behind the job's back.
+    mapping = job.mapping
+    mapping["tables"]["users"]["mode"] = "replace"
+    ImportJob.objects.filter(pk=job.pk).update(
+        mapping=mapping, status=Status.IMPORTING, task=Task.IMPORT
+    )
+    jobs.run_task(job.pk, Task.IMPORT)
+    job.refresh_from_db()
+    return job
+
+
+@pytest.mark.django_db
+def test_an_import_that_deletes_its_uploader_is_recorded_as_done(staff, tmp_path):
+    job = imported_with_users_replaced(tmp_path, staff)
+    assert (job.status, job.retryable, job.error_message) == (Status.DONE, False, "")
+    assert not get_user_model().objects.filter(pk=staff.pk).exists()
+    assert (job.created_by, job.created_by_name) == (None, "staff")
+    users = job.tables.get(name="users")
+    assert users.load_counts == {
+        "read": 2,
+        "new": 2,
+        "updated": 0,
+        "unchanged": 0,
+        "skipped": 0,
+        "errors": 0,
+        "deleted": 1,
+    }
+    assert get_user_model().objects.count() == 2
+
+
+@pytest.mark.django_db
+def test_an_import_whose_results_cannot_be_saved_is_not_offered_a_retry(
+    staff, tmp_path, monkeypatch
+):
+    real = jobs._finish
+
+    def broken(job: ImportJob, report, *, phase: str, status: str) -> None:
+        if phase == Phase.IMPORT:
+            raise RuntimeError("database went away")
+        real(job, report, phase=phase, status=status)
+
+    monkeypatch.setattr(jobs, "_finish", broken)
+    job = imported_with_users_replaced(tmp_path, staff)
+    assert (job.status, job.retryable) == (Status.DONE, False)
+    assert job.error_message == (
+        "The import ended (what it wrote stays written), but its results could not be saved "
+        "(RuntimeError: database went away): the counts per table are not shown."
+    )
+    assert job.summary["load"] == {
+        "read": 20,
+        "new": 20,
+        "updated": 0,
+        "unchanged": 0,
+        "skipped": 0,
+        "errors": 0,
+        "deleted": 1,
+    }
+    assert get_user_model().objects.count() == 2  # the import stays written
+
+
 @pytest.mark.django_db
 def test_a_task_that_raises_fails_the_job_with_the_reason_and_retry_runs_it(
     client, staff, tmp_path, monkeypatch

@@ -130,7 +130,7 @@ def test_upload_stores_the_file_and_analyses_it(client, staff, tmp_path):
     job = ImportJob.objects.get()
     assert response.status_code == 302
     assert response["Location"] == f"/import/{job.pk}/"
-    assert job.created_by == staff
+    assert (job.created_by, job.created_by_name) == (staff, "staff")
     assert job.original_name == "things.zip"
     assert job.upload.name.startswith("imports/")
     assert job.upload.storage.exists(job.upload.name)
@@ -758,6 +758,22 @@ def test_history_shows_the_steps_with_none_current(client, staff):
     ] * 5
     assert "aria-current" not in body
     assert '<li class="wizard-step active"' not in body
+
+
+def test_history_says_who_even_when_the_user_is_gone(client, staff, tmp_path):
+    job = ready_job(client, tmp_path)
+    other = get_user_model().objects.create_user(username="other", is_staff=True, is_superuser=True)
+    client.force_login(other)
+    staff.delete()
+    job.refresh_from_db()
+    assert (job.created_by, job.created_by_name) == (None, "staff")
+    response = client.get("/import/history/")
+    assert (
+        f'<td>{job.pk}</td>\n      <td class="long-value">things.zip</td>\n      <td>staff</td>'
+        in (response.content.decode())
+    )
+    page = client.get(f"/import/{job.pk}/").content.decode()
+    assert " by staff · " in page
 
 
 def test_a_mapping_is_reused_for_a_new_upload(client, staff, tmp_path):
