@@ -168,6 +168,14 @@ class TableMappingForm(forms.Form):
         except Exception:  # an unknown label: the target field's own validation says so
             return []
 
+    def mark_settings(self, problems: dict[str, list[str]]) -> None:
+        """Mark the table settings (mode, key, ...) that have problems, for the problems shown."""
+        for name in problems:
+            if name in self.fields:
+                attrs = self.fields[name].widget.attrs
+                attrs["class"] = "is-invalid"
+                attrs["aria-describedby"] = f"{attrs['id']}-problems"
+
     @property
     def maps_attributes(self) -> bool:
         return bool(self.model_fields)

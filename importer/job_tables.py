@@ -8,7 +8,7 @@ from typing import Any
 
 from .mapping import RAW, MappingSet, TableMapping, suggest_mapping
 from .models import ImportJob, TableImport
-from .permissions import missing_permissions
+from .permissions import missing_permissions, replaces_user_model
 from .profile import TableProfile
 from .run import Analysis
 from .sources import DataFile, TableSource
@@ -84,12 +84,34 @@ def suggest_table(table: TableImport, *, target: str) -> TableMapping:
 
 
 def check_mapping(job: ImportJob, mappings: MappingSet) -> list[MappingProblem]:
-    """Validate every table's mapping against its stored profile."""
+    """Validate every table's mapping against its stored profile, with the wizard's own rules."""
     problems: list[MappingProblem] = []
     for table in job.tables.all():
         mapping = mappings.tables.get(table.name)
         if mapping is not None:
-            problems.extend(validate_mapping(mapping, table_profile(table)))
+            problems.extend(table_problems(table, mapping))
+    return problems
+
+
+def table_problems(table: TableImport, mapping: TableMapping) -> list[MappingProblem]:
+    """Every problem of one table's mapping, as the wizard sees it."""
+    problems = validate_mapping(mapping, table_profile(table))
+    if replaces_user_model(mapping):
+        # The wizard runs as a logged-in staff user: clearing the user model would delete that
+        # login (and every other one) in the middle of the import. Scripted migrations that
+        # really mean it use the command line, which warns.
+        problems.append(
+            MappingProblem(
+                table=table.name,
+                setting="mode",
+                message=(
+                    f"replace mode would delete every {mapping.target} row first, the staff "
+                    "logins included (yours too): choose upsert to add new users and update "
+                    "changed ones, or clear the table from the command line "
+                    "(import_dynamodb --clear-tables) in a scripted migration"
+                ),
+            )
+        )
     return problems
 
 

@@ -186,6 +186,7 @@ def start_dry_run(job: ImportJob, *, user: Any) -> None:
 def start_import(job: ImportJob, *, user: Any) -> None:
     """Enqueue the import of a previewed job (the user must still hold the permissions)."""
     _require(job, Status.PLANNED, action="import")
+    _check_mappings(job, job_mappings(job))
     _check_permissions(job, user)
     require_upload(job)
     _enqueue(job, Task.IMPORT, expected=Status.PLANNED)

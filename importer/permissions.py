@@ -11,9 +11,11 @@ from __future__ import annotations
 from typing import Any
 
 from django.apps import apps
+from django.conf import settings
 from django.contrib.auth import get_permission_codename
 from django.db import models
 
+from .errors import MappingError
 from .mapping import RAW, SKIP, Mode, TableMapping, resolve_model
 
 NOT_TARGET_APPS = frozenset({"admin", "auth", "contenttypes", "sessions", "django_tasks_db"})
@@ -39,6 +41,21 @@ def target_models() -> list[type[models.Model]]:
         ),
         key=lambda model: model._meta.label,
     )
+
+
+def is_user_model(model: type[models.Model]) -> bool:
+    """True for the project's user model (AUTH_USER_MODEL)."""
+    return model._meta.label_lower == settings.AUTH_USER_MODEL.lower()
+
+
+def replaces_user_model(mapping: TableMapping) -> bool:
+    """True when the mapping clears the user model first (replace mode): every login goes."""
+    if mapping.mode != Mode.REPLACE or mapping.target in (RAW, SKIP):
+        return False
+    try:
+        return is_user_model(resolve_model(mapping.target))
+    except MappingError:  # an unknown model: validation says so
+        return False
 
 
 def missing_permissions(user: Any, mapping: TableMapping) -> list[str]:

@@ -20,12 +20,16 @@ from .profile import TableProfile
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class MappingProblem:
-    """One reason a table's mapping cannot work, attached to an attribute or field where it can be."""
+    """One reason a table's mapping cannot work, attached to an attribute or field where it can be.
+
+    `setting` names the table setting it is about ("mode", "key", ...), when it is about one.
+    """
 
     table: str
     message: str
     attribute: str = ""
     field: str = ""
+    setting: str = ""
 
 
 def validate_mapping(

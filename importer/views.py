@@ -32,7 +32,7 @@ from .models import ImportJob, ImportRow, Phase, TableImport, Task
 from .navigation import admin_link, progress_context, resume_url, step
 from .outcomes import Outcome
 from .report import iter_error_csv
-from .validation import MappingProblem, validate_mapping
+from .validation import MappingProblem
 
 Status = ImportJob.Status
 DIFF_PAGE_SIZE = 50
@@ -205,7 +205,7 @@ def mapping_table(request: HtmxHttpRequest, pk: int, position: int) -> HttpRespo
     form = TableMappingForm(
         table=table, profile=job_tables.table_profile(table), mapping=suggestion
     )
-    problems = validate_mapping(suggestion, job_tables.table_profile(table))
+    problems = job_tables.table_problems(table, suggestion)
     block = _table_block(job, form, problems)
     return render(request, "importer/mapping.html#table-detail", {"job": job, "block": block})
 
@@ -216,17 +216,22 @@ def _table_block(
     mine = [problem for problem in problems if problem.table == form.table.name]
     attributes = {attribute.name for attribute in form.profile.attributes}
     by_attribute: dict[str, list[str]] = {}
+    by_setting: dict[str, list[str]] = {}
     general = []
     for problem in mine:
-        if problem.attribute in attributes:
+        if problem.setting:
+            by_setting.setdefault(problem.setting, []).append(problem.message)
+        elif problem.attribute in attributes:
             by_attribute.setdefault(problem.attribute, []).append(problem.message)
         else:
             general.append(problem.message)
+    form.mark_settings(by_setting)
     return {
         "table": form.table,
         "form": form,
         "rows": form.attribute_rows(by_attribute),
         "problems": general,
+        "setting_problems": by_setting,
         "problem_count": len(mine),
         "fragment_url": reverse("importer:mapping_table", args=[job.pk, form.table.position]),
     }

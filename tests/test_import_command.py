@@ -396,6 +396,37 @@ def test_clear_tables_replaces_the_rows(tmp_path):
     assert list(Group.objects.values_list("id", "name")) == [(1, "Ops")]
 
 
+USERS = [
+    {
+        "id": {"S": "9b2f4c1e-0000-4000-8000-000000000001"},
+        "username": {"S": "ann"},
+        "password": {"S": "!"},
+    }
+]
+CLEARS_USERS = (
+    "Warning: users → users.User in replace mode clears the user model: every user, staff and "
+    "superuser logins included, is deleted before the export's users are imported "
+    "(--mode upsert keeps them)"
+)
+
+
+@pytest.mark.parametrize("option", [["--clear-tables"], ["--mode", "replace"]])
+def test_clearing_the_user_model_warns_and_goes_ahead(tmp_path, option):
+    User.objects.create_user(username="admin", is_staff=True, is_superuser=True)
+    write_export(tmp_path / "export", "users", USERS)
+    output = run_command("--data-dir", str(tmp_path / "export"), "--no-progress", *option)
+    assert output.splitlines().count(CLEARS_USERS) == 1
+    assert "new 1, updated 0, unchanged 0, skipped 0, errors 0, deleted 1" in output
+    assert list(User.objects.values_list("username", flat=True)) == ["ann"]
+
+
+def test_upsert_into_the_user_model_does_not_warn(tmp_path):
+    write_export(tmp_path / "export", "users", USERS)
+    output = run_command("--data-dir", str(tmp_path / "export"), "--no-progress")
+    assert "Warning" not in output
+    assert list(User.objects.values_list("username", flat=True)) == ["ann"]
+
+
 def test_map_to_an_unknown_model_is_one_clear_line(cli, tmp_path):
     write_export(tmp_path / "export", "Groups", [{"id": {"N": "1"}, "name": {"S": "Ops"}}])
     completed = cli(

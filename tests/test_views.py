@@ -436,6 +436,65 @@ def test_a_staff_user_without_model_permissions_cannot_import_into_it(client, st
     assert job.status == Status.PLANNED, job.error_message
 
 
+REPLACE_USERS_MESSAGE = (
+    "replace mode would delete every users.User row first, the staff logins included (yours "
+    "too): choose upsert to add new users and update changed ones, or clear the table from the "
+    "command line (import_dynamodb --clear-tables) in a scripted migration"
+)
+
+
+def test_replace_mode_on_the_user_model_is_refused_next_to_the_mode(client, staff, tmp_path):
+    job = ready_job(client, tmp_path, sample_zip(tmp_path))
+    users = job.tables.get(name="users")
+    page = client.get(f"/import/{job.pk}/mapping/")
+    assert users.position == 7
+    response = client.post(
+        f"/import/{job.pk}/mapping/", mapping_post(page, **{"t7-mode": "replace"})
+    )
+    assert response.status_code == 200
+    assert shown_messages(response) == [
+        "The mapping cannot work yet: see the problems marked below."
+    ]
+    block = response.context["blocks"][7]
+    assert block["setting_problems"] == {"mode": [REPLACE_USERS_MESSAGE]}
+    assert block["problems"] == []
+    body = response.content.decode()
+    assert 'aria-describedby="id_t7-mode-problems"' in body
+    assert (
+        '<div class="invalid-feedback d-block setting-problems" id="id_t7-mode-problems">'
+        f"<div>{REPLACE_USERS_MESSAGE}</div></div>"
+    ) in body
+    job.refresh_from_db()
+    assert job.mapping["tables"]["users"]["mode"] == "upsert"
+    # The same refusal for a mapping file, and for a mapping saved before the rule existed.
+    mapping = job.mapping
+    mapping["tables"]["users"]["mode"] = "replace"
+    mapping_file = SimpleUploadedFile("m.json", json.dumps(mapping).encode())
+    response = client.post(
+        f"/import/{job.pk}/mapping/upload/", {"mapping_file": mapping_file}, follow=True
+    )
+    assert shown_messages(response) == [
+        f"users: {REPLACE_USERS_MESSAGE}",
+        "m.json was not applied: fix the problems above.",
+    ]
+    ImportJob.objects.filter(pk=job.pk).update(mapping=mapping)
+    response = client.post(f"/import/{job.pk}/dry-run/", follow=True)
+    assert shown_messages(response) == [f"the mapping cannot work: users: {REPLACE_USERS_MESSAGE}"]
+    assert get_user_model().objects.filter(pk=staff.pk).exists()
+
+
+def test_replace_mode_elsewhere_is_allowed(client, staff, tmp_path):
+    job = ready_job(client, tmp_path, sample_zip(tmp_path))
+    page = client.get(f"/import/{job.pk}/mapping/")
+    response = client.post(
+        f"/import/{job.pk}/mapping/", mapping_post(page, **{"t3-mode": "replace"})
+    )
+    assert response.status_code == 302, shown_messages(response)
+    job.refresh_from_db()
+    assert job.tables.get(position=3).name == "stock"
+    assert job.mapping["tables"]["stock"]["mode"] == "replace"
+
+
 def mapping_post_block(response) -> dict[str, object]:
     data: dict[str, object] = {}
     for bound in response.context["block"]["form"]:

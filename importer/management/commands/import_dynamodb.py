@@ -14,6 +14,7 @@ from importer.conf import get_settings
 from importer.errors import ImporterError
 from importer.mapping import RAW, SKIP, ErrorPolicy, MappingSet, Mode
 from importer.outcomes import RowProblem, RowResult, TableCounts
+from importer.permissions import replaces_user_model
 from importer.report import ErrorCsvWriter, RunReport, TableStatus
 from importer.run import analyse, execute, suggest_mappings
 from importer.sources import DataFile, TableSource
@@ -135,6 +136,15 @@ class Command(BaseCommand):
                 raise CommandError(
                     f"the mapping cannot work; fix it (--map, --mapping) and run again:\n{lines}"
                 )
+            for name, mapping in mappings.tables.items():
+                if replaces_user_model(mapping):
+                    self.stdout.write(
+                        self.style.WARNING(
+                            f"Warning: {name} → {mapping.target} in replace mode clears the user "
+                            "model: every user, staff and superuser logins included, is deleted "
+                            "before the export's users are imported (--mode upsert keeps them)"
+                        )
+                    )
             error_file = (
                 _open_for_writing(options["error_report"]) if options["error_report"] else None
             )
