@@ -30,6 +30,10 @@ DEFAULTS: dict[str, Any] = {
     # On PostgreSQL, write through COPY and set-based SQL (importer/pgcopy.py); False forces the
     # generic batched-ORM path (same results, slower).
     "POSTGRES_COPY": True,
+    # The app labels whose models may be import targets. None: the project's own apps, found by
+    # where their code lives (not in Django, not in an installed package; importer/permissions.py).
+    # Set it when the project itself is installed as a package.
+    "TARGET_APPS": None,
 }
 
 
@@ -45,6 +49,7 @@ class ImporterSettings:
     batch_size: int
     naive_timezone: str
     postgres_copy: bool = True
+    target_apps: tuple[str, ...] | None = None
 
 
 def get_settings() -> ImporterSettings:
@@ -54,4 +59,6 @@ def get_settings() -> ImporterSettings:
     if unknown:
         raise ValueError(f"Unknown DYNAMODB_IMPORTER setting(s): {', '.join(sorted(unknown))}")
     merged = {**DEFAULTS, **given}
+    if merged["TARGET_APPS"] is not None:
+        merged["TARGET_APPS"] = tuple(merged["TARGET_APPS"])
     return ImporterSettings(**{key.lower(): value for key, value in merged.items()})

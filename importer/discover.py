@@ -84,7 +84,9 @@ def _refuse_repeated_tables(tables: list[TableSource], label: str) -> None:
         places.setdefault(table.name, []).append(table.export_id or table.root or "(top)")
     repeated = {name: where for name, where in places.items() if len(where) > 1}
     if repeated:
-        detail = "; ".join(f"{name} in {', '.join(where)}" for name, where in sorted(repeated.items()))
+        detail = "; ".join(
+            f"{name} in {', '.join(where)}" for name, where in sorted(repeated.items())
+        )
         raise SourceError(
             f"{label} holds more than one export of the same table ({detail}): "
             "keep one export per table and try again"

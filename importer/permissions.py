@@ -1,34 +1,65 @@
 """What may be an import target, and whether a user may import into it.
 
-Django's own bookkeeping (sessions, content types, permissions, the admin log, task queues) and the
-importer's job tables are never targets. A user needs the target model's add and change
-permissions, and delete for replace mode, as the admin would ask; the command line runs as whoever
-runs it and is not checked.
+Targets are the project's own models: those of apps whose code lives in the project, not in Django
+(sessions, content types, permissions, the admin log) nor in an installed package (task queues
+such as django_tasks_db, Celery results, ...), plus the raw landing model and the user model
+(`AUTH_USER_MODEL`, even when it is Django's `auth.User`). The importer's job tables and proxy
+models are never targets. A user needs the target model's add and change permissions, and delete
+for replace mode, as the admin would ask; the command line runs as whoever runs it and is not
+checked.
 """
 
 from __future__ import annotations
 
+import site
+import sysconfig
+from functools import cache
+from pathlib import Path
 from typing import Any
 
-from django.apps import apps
+import django
+from django.apps import AppConfig, apps
 from django.conf import settings
 from django.contrib.auth import get_permission_codename
 from django.db import models
 
+from .conf import get_settings
 from .errors import MappingError
 from .mapping import RAW, SKIP, Mode, TableMapping, resolve_model
 
-NOT_TARGET_APPS = frozenset({"admin", "auth", "contenttypes", "sessions", "django_tasks_db"})
 RAW_MODEL = "importer.RawItem"
 
 
 def is_target(model: type[models.Model]) -> bool:
     """True for a model an export may be imported into."""
-    label = model._meta.label
-    app_label = model._meta.app_label
-    if label == RAW_MODEL:
+    if model._meta.label == RAW_MODEL or is_user_model(model):
         return True
-    return not (app_label in NOT_TARGET_APPS or app_label == "importer" or model._meta.proxy)
+    if model._meta.proxy or model._meta.app_label == "importer":
+        return False
+    return is_project_app(model._meta.app_config)
+
+
+def is_project_app(app_config: AppConfig) -> bool:
+    """True for an app of the project itself: its code lies outside Django and installed packages.
+
+    The TARGET_APPS setting, when given, names them instead.
+    """
+    chosen = get_settings().target_apps
+    if chosen is not None:
+        return app_config.label in chosen
+    if app_config.name == "django" or app_config.name.startswith("django."):
+        return False
+    path = Path(app_config.path).resolve()
+    return not any(path.is_relative_to(root) for root in _installed_roots())
+
+
+@cache
+def _installed_roots() -> tuple[Path, ...]:
+    """Where Django and installed packages live (site-packages, dist-packages)."""
+    paths = sysconfig.get_paths()
+    roots = {paths["purelib"], paths["platlib"], *site.getsitepackages()}
+    roots.add(site.getusersitepackages())
+    return (Path(django.__file__).resolve().parent, *(Path(root).resolve() for root in roots))
 
 
 def target_models() -> list[type[models.Model]]:

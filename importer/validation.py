@@ -51,7 +51,10 @@ def validate_mapping(
         problem(str(error))
         return problems
     if not is_target(model):
-        problem(f"{model._meta.label} cannot be an import target (Django's or the importer's own)")
+        problem(
+            f"{model._meta.label} cannot be an import target: only the project's own models can "
+            "(not Django's, an installed package's or the importer's bookkeeping)"
+        )
         return problems
     if mapping.is_raw:
         if profile is not None:
