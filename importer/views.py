@@ -1,23 +1,25 @@
 """The upload wizard's views: thin doors that gather input, call importer.jobs and render a step.
 
-Every view is staff only. HTMX requests get the page's fragment (`"page.html#fragment"`).
+Every view is staff only. HTMX requests get the page's fragment (`"page.html#fragment"`). A job,
+table or report that does not exist gets the wizard's own "not found" page, never Django's.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from functools import wraps
 from typing import Any
 
 from django.contrib import messages
 from django.contrib.admin.views.decorators import staff_member_required
 from django.core.paginator import Paginator
 from django.http import (
-    Http404,
     HttpRequest,
     HttpResponse,
     HttpResponseBase,
     StreamingHttpResponse,
 )
-from django.shortcuts import get_object_or_404, redirect, render
+from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils.html import escape
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
@@ -42,6 +44,25 @@ MAX_MAPPING_FILE_BYTES = 5 * 1024**2
 
 class HtmxHttpRequest(HttpRequest):
     htmx: HtmxDetails
+
+
+def job_view(view: Callable[..., HttpResponseBase]) -> Callable[..., HttpResponseBase]:
+    """Call `view` with the job of the URL's pk; a job that does not exist gets a wizard page."""
+
+    @wraps(view)
+    def with_job(request: HtmxHttpRequest, pk: int, **kwargs: Any) -> HttpResponseBase:
+        job = ImportJob.objects.filter(pk=pk).first()
+        if job is None:
+            return missing(request, f"Import #{pk} does not exist.")
+        return view(request, job, **kwargs)
+
+    return with_job
+
+
+def missing(request: HtmxHttpRequest, message: str, *, status: int = 404) -> HttpResponse:
+    """The wizard's page for a job, table or report that is not there (the fragment for HTMX)."""
+    template = "importer/missing.html#missing" if request.htmx else "importer/missing.html"
+    return render(request, template, {"message": message, "step": ""}, status=status)
 
 
 # --- upload ----------------------------------------------------------------------------------
@@ -83,8 +104,8 @@ def _reusable(value: Any) -> ImportJob | None:
 
 @staff_member_required
 @require_GET
-def job_detail(request: HtmxHttpRequest, pk: int) -> HttpResponse:
-    job = get_object_or_404(ImportJob, pk=pk)
+@job_view
+def job_detail(request: HtmxHttpRequest, job: ImportJob) -> HttpResponse:
     jobs.mark_stale(job)
     return render(
         request,
@@ -100,8 +121,8 @@ def job_detail(request: HtmxHttpRequest, pk: int) -> HttpResponse:
 
 @staff_member_required
 @require_GET
-def job_progress(request: HtmxHttpRequest, pk: int) -> HttpResponse:
-    job = get_object_or_404(ImportJob, pk=pk)
+@job_view
+def job_progress(request: HtmxHttpRequest, job: ImportJob) -> HttpResponse:
     jobs.mark_stale(job)
     if request.htmx and not job.is_working:
         # The phase has ended: reload the page so it shows the phase's result (the poll stops).
@@ -111,8 +132,8 @@ def job_progress(request: HtmxHttpRequest, pk: int) -> HttpResponse:
 
 @staff_member_required
 @require_POST
-def retry(request: HtmxHttpRequest, pk: int) -> HttpResponse:
-    job = get_object_or_404(ImportJob, pk=pk)
+@job_view
+def retry(request: HtmxHttpRequest, job: ImportJob) -> HttpResponse:
     task = job.task
     try:
         jobs.retry_job(job)
@@ -136,8 +157,8 @@ def retry(request: HtmxHttpRequest, pk: int) -> HttpResponse:
 
 @staff_member_required
 @require_http_methods(["GET", "POST"])
-def mapping(request: HtmxHttpRequest, pk: int) -> HttpResponse:
-    job = get_object_or_404(ImportJob, pk=pk)
+@job_view
+def mapping(request: HtmxHttpRequest, job: ImportJob) -> HttpResponse:
     if job.status not in jobs.MAPPABLE or not job.tables.exists():
         messages.error(
             request,
@@ -191,10 +212,12 @@ def mapping(request: HtmxHttpRequest, pk: int) -> HttpResponse:
 
 @staff_member_required
 @require_GET
-def mapping_table(request: HtmxHttpRequest, pk: int, position: int) -> HttpResponse:
+@job_view
+def mapping_table(request: HtmxHttpRequest, job: ImportJob, position: int) -> HttpResponse:
     """One table's key, mode and attribute rows, re-suggested for the target chosen in the select."""
-    job = get_object_or_404(ImportJob, pk=pk)
-    table = get_object_or_404(TableImport, job=job, position=position)
+    table = TableImport.objects.filter(job=job, position=position).first()
+    if table is None:
+        return missing(request, f"Import #{job.pk} has no table {position}.")
     target = request.GET.get(f"t{position}-target") or RAW
     try:
         if target not in (RAW, SKIP):
@@ -239,10 +262,10 @@ def _table_block(
 
 @staff_member_required
 @require_GET
-def mapping_download(request: HtmxHttpRequest, pk: int) -> HttpResponse:
-    job = get_object_or_404(ImportJob, pk=pk)
+@job_view
+def mapping_download(request: HtmxHttpRequest, job: ImportJob) -> HttpResponse:
     if not job.tables.exists():
-        raise Http404("this import has no analysed tables")
+        return missing(request, f"Import #{job.pk} has no analysed tables: it has no mapping yet.")
     response = HttpResponse(job_tables.mapping_json(job), content_type="application/json")
     response["Content-Disposition"] = f'attachment; filename="import-{job.pk}-mapping.json"'
     return response
@@ -250,8 +273,8 @@ def mapping_download(request: HtmxHttpRequest, pk: int) -> HttpResponse:
 
 @staff_member_required
 @require_POST
-def mapping_upload(request: HtmxHttpRequest, pk: int) -> HttpResponse:
-    job = get_object_or_404(ImportJob, pk=pk)
+@job_view
+def mapping_upload(request: HtmxHttpRequest, job: ImportJob) -> HttpResponse:
     form = MappingFileForm(request.POST, request.FILES)
     if not form.is_valid():
         messages.error(request, "Choose a mapping file (.json) to upload.")
@@ -281,8 +304,8 @@ def mapping_upload(request: HtmxHttpRequest, pk: int) -> HttpResponse:
 
 @staff_member_required
 @require_POST
-def dry_run(request: HtmxHttpRequest, pk: int) -> HttpResponse:
-    job = get_object_or_404(ImportJob, pk=pk)
+@job_view
+def dry_run(request: HtmxHttpRequest, job: ImportJob) -> HttpResponse:
     return _dry_run(request, job)
 
 
@@ -297,8 +320,8 @@ def _dry_run(request: HtmxHttpRequest, job: ImportJob) -> HttpResponse:
 
 @staff_member_required
 @require_GET
-def preview(request: HtmxHttpRequest, pk: int) -> HttpResponse:
-    job = get_object_or_404(ImportJob, pk=pk)
+@job_view
+def preview(request: HtmxHttpRequest, job: ImportJob) -> HttpResponse:
     jobs.mark_stale(job)
     if job.task == Task.DRY_RUN and job.status == Status.READY and job.error_message:
         messages.error(request, job.error_message)  # the dry run stopped: why, on the mapping
@@ -330,11 +353,16 @@ def preview(request: HtmxHttpRequest, pk: int) -> HttpResponse:
 
 @staff_member_required
 @require_GET
-def errors_csv(request: HtmxHttpRequest, pk: int) -> StreamingHttpResponse:
-    job = get_object_or_404(ImportJob, pk=pk)
+@job_view
+def errors_csv(request: HtmxHttpRequest, job: ImportJob) -> HttpResponseBase:
     phase = request.GET.get("phase") or (Phase.IMPORT if "load" in job.summary else Phase.DRY_RUN)
     if phase not in Phase.values:
-        raise Http404("unknown phase")
+        return missing(
+            request,
+            f"There is no error report for phase {phase!r}: ask for phase=dry_run (the "
+            "dry run's) or phase=import (the import's).",
+            status=400,
+        )
     response = StreamingHttpResponse(
         iter_error_csv(jobs.iter_problems(job, phase=phase)), content_type="text/csv; charset=utf-8"
     )
@@ -347,8 +375,8 @@ def errors_csv(request: HtmxHttpRequest, pk: int) -> StreamingHttpResponse:
 
 @staff_member_required
 @require_http_methods(["GET", "POST"])
-def confirm_import(request: HtmxHttpRequest, pk: int) -> HttpResponse:
-    job = get_object_or_404(ImportJob, pk=pk)
+@job_view
+def confirm_import(request: HtmxHttpRequest, job: ImportJob) -> HttpResponse:
     if job.status != Status.PLANNED:
         messages.error(
             request,
@@ -377,8 +405,8 @@ def confirm_import(request: HtmxHttpRequest, pk: int) -> HttpResponse:
 
 @staff_member_required
 @require_GET
-def results(request: HtmxHttpRequest, pk: int) -> HttpResponse:
-    job = get_object_or_404(ImportJob, pk=pk)
+@job_view
+def results(request: HtmxHttpRequest, job: ImportJob) -> HttpResponse:
     jobs.mark_stale(job)
     imported = job.status == Status.IMPORTING or (job.task == Task.IMPORT and job.retryable)
     if "load" not in job.summary and not imported:
@@ -416,8 +444,8 @@ def history(request: HtmxHttpRequest) -> HttpResponse:
 
 @staff_member_required
 @require_POST
-def cancel(request: HtmxHttpRequest, pk: int) -> HttpResponseBase:
-    job = get_object_or_404(ImportJob, pk=pk)
+@job_view
+def cancel(request: HtmxHttpRequest, job: ImportJob) -> HttpResponseBase:
     try:
         jobs.cancel_job(job)
     except ImporterError as error:

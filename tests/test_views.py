@@ -912,6 +912,50 @@ def test_every_importer_url_needs_staff(client, tmp_path, who):
     assert job.status == Status.PLANNED
 
 
+# --- what is not there -----------------------------------------------------------------------
+
+MISSING_PAGE = (
+    '<h1 class="h4">Import #99999 does not exist.</h1>\n'
+    '  <p class="mb-2">The address may be mistyped, or it points at something that is not '
+    "there.</p>\n"
+    '  <p class="mb-0"><a href="/import/">Upload an export</a> · '
+    '<a href="/import/history/">See past imports</a></p>'
+)
+
+
+def test_every_url_of_a_job_that_does_not_exist_is_a_wizard_page(client, staff, settings):
+    settings.DEBUG = True  # as bin/run serves it: no technical 404 page either
+    urls = [url for url in importer_urls(ImportJob(pk=99999)) if "99999" in url]
+    assert len(urls) == 13
+    for url in urls:
+        response = client.get(url)
+        if response.status_code == 405:  # a POST-only action
+            response = client.post(url)
+        assert response.status_code == 404, url
+        body = response.content.decode()
+        assert MISSING_PAGE in body, url
+        assert "<title>Not found · DynamoDB import</title>" in body
+    fragment = client.get("/import/99999/progress/", **HTMX).content.decode()
+    assert fragment.lstrip().startswith('<div id="missing"')
+    assert "<html" not in fragment
+    response = client.get("/import/99999/errors.csv", {"phase": "bogus"})
+    assert response.status_code == 404
+    assert MISSING_PAGE in response.content.decode()
+
+
+def test_a_table_or_report_that_does_not_exist_is_a_wizard_page(client, staff, tmp_path):
+    job = ready_job(client, tmp_path)
+    response = client.get(f"/import/{job.pk}/mapping/tables/7/", **HTMX)
+    assert response.status_code == 404
+    assert f'<h1 class="h4">Import #{job.pk} has no table 7.</h1>' in response.content.decode()
+    response = client.get(f"/import/{job.pk}/errors.csv", {"phase": "bogus"})
+    assert response.status_code == 400
+    assert (
+        '<h1 class="h4">There is no error report for phase &#x27;bogus&#x27;: ask for '
+        "phase=dry_run (the dry run&#x27;s) or phase=import (the import&#x27;s).</h1>"
+    ) in response.content.decode()
+
+
 # --- the real exports, through the wizard, as the command line imports them ------------------
 
 REAL_EXPORTS = {
