@@ -37,6 +37,10 @@ from .report import iter_error_csv
 from .validation import MappingProblem
 
 Status = ImportJob.Status
+# The outcomes the preview lists row by row: unchanged rows are only counted (a re-run of a big
+# export would otherwise store a row for every item), so they are not a filter.
+LISTED_OUTCOMES = (Outcome.NEW, Outcome.UPDATED, Outcome.SKIPPED, Outcome.ERROR)
+COUNT_KEYS = {Outcome.ERROR: "errors"}  # the run's totals say "errors" for the error outcome
 DIFF_PAGE_SIZE = 50
 HISTORY_PAGE_SIZE = 25
 MAX_MAPPING_FILE_BYTES = 5 * 1024**2
@@ -332,18 +336,24 @@ def preview(request: HtmxHttpRequest, job: ImportJob) -> HttpResponse:
         messages.error(request, "Run the dry run first: the preview shows what it found.")
         return redirect(resume_url(job))
     outcome = request.GET.get("outcome", "")
-    if outcome not in Outcome.values:
+    if outcome not in LISTED_OUTCOMES:
         outcome = ""
     rows = ImportRow.objects.filter(job=job, phase=Phase.DRY_RUN).select_related("table")
     if outcome:
         rows = rows.filter(outcome=outcome)
     page = Paginator(rows.order_by("id"), DIFF_PAGE_SIZE).get_page(request.GET.get("page"))
+    totals = job.summary.get("plan") or {}
     context = {
         **progress_context(job),
         "count_rows": [(table, "") for table in job.tables.all()],
         "page": page,
         "outcome": outcome,
-        "outcomes": Outcome.choices,
+        "outcomes": [
+            (value, Outcome(value).label, totals.get(COUNT_KEYS.get(value, value), 0))
+            for value in LISTED_OUTCOMES
+        ],
+        "unchanged": totals.get("unchanged", 0),
+        "imported": "load" in job.summary,
         "step": "preview",
         "counts_key": "plan",
     }
@@ -420,7 +430,7 @@ def results(request: HtmxHttpRequest, job: ImportJob) -> HttpResponse:
         {
             **progress_context(job),
             "tables": [(table, links[table.pk]) for table in tables],
-            "step": "done",
+            "step": "import" if job.status == Status.IMPORTING else "done",
             "counts_key": "load",
             "seconds": job.timings.get("load"),
         },

@@ -587,6 +587,89 @@ def test_preview_pages_and_filters_with_htmx(client, staff, tmp_path):
     assert "0 rows (updated); page 1 of 1." in response.content.decode()
 
 
+def test_while_the_dry_run_runs_the_preview_shows_its_progress_only(client, staff, tmp_path):
+    job = planned_job(client, tmp_path)
+    ImportJob.objects.filter(pk=job.pk).update(
+        status=Status.PLANNING, progress_phase="planning", progress_done=1, progress_total=3
+    )
+    body = client.get(f"/import/{job.pk}/preview/").content.decode()
+    assert "1 of 3 items (33%)" in body
+    assert (
+        '<p id="preview-intro">The counts and the rows appear here when the dry run has read '
+        "every item.</p>"
+    ) in body
+    assert 'id="counts"' not in body
+    assert "errors.csv" not in body
+    assert 'id="rows-summary"' not in body
+
+
+def test_a_re_run_says_that_unchanged_rows_are_counted_not_listed(client, staff, tmp_path):
+    first = planned_job(client, tmp_path)
+    client.post(f"/import/{first.pk}/import/")
+    again = planned_job(client, tmp_path, small_zip(tmp_path))
+    assert again.summary["plan"]["unchanged"] == 3
+    response = client.get(f"/import/{again.pk}/preview/")
+    body = response.content.decode()
+    assert (
+        '<p class="small text-body-secondary" id="rows-summary">0 rows; page 1 of 1. '
+        "3 unchanged rows are counted, not listed.</p>"
+    ) in body
+    # No filter that could only ever list nothing; the others show their counts.
+    assert [(value, count) for value, _label, count in response.context["outcomes"]] == [
+        ("new", 0),
+        ("updated", 0),
+        ("skipped", 0),
+        ("error", 0),
+    ]
+    assert "?outcome=unchanged" not in body
+    listed = client.get(f"/import/{again.pk}/preview/", {"outcome": "unchanged"}, **HTMX)
+    assert listed.context["outcome"] == ""
+
+
+def test_the_preview_says_what_would_happen_and_after_the_import_what_did(client, staff, tmp_path):
+    job = planned_job(client, tmp_path)
+    preview = client.get(f"/import/{job.pk}/preview/").content.decode()
+    row = '<th scope="row">things</th><td>raw</td><td>would be imported</td>'
+    assert row in preview
+    assert "Nothing has been written yet. This is what the import would do:" in preview
+    assert row in client.get(f"/import/{job.pk}/import/").content.decode()
+    client.post(f"/import/{job.pk}/import/")
+    results = client.get(f"/import/{job.pk}/results/").content.decode()
+    assert '<th scope="row">things</th><td>raw</td><td>imported</td>' in results
+    preview = client.get(f"/import/{job.pk}/preview/").content.decode()
+    assert "Nothing has been written yet" not in preview
+    assert (
+        '<p id="preview-intro">This is the dry run from before the import. The import has run '
+        f'since: <a href="/import/{job.pk}/results/">see its results</a>.</p>'
+    ) in preview
+    assert row in preview
+
+
+def test_while_the_import_runs_the_results_page_shows_its_progress_only(client, staff, tmp_path):
+    job = planned_job(client, tmp_path)
+    ImportJob.objects.filter(pk=job.pk).update(
+        status=Status.IMPORTING, progress_phase="importing", progress_done=2, progress_total=3
+    )
+    body = client.get(f"/import/{job.pk}/results/").content.decode()
+    assert "2 of 3 items (66%)" in body
+    assert 'aria-current="step">4 Import' in body
+    assert 'id="results-intro"' in body
+    assert 'id="counts"' not in body
+    assert 'id="error-csv"' not in body
+
+
+def test_the_source_of_a_row_breaks_at_slashes_never_inside_file_and_line(client, staff, tmp_path):
+    job = planned_job(client, tmp_path)
+    row = ImportRow.objects.filter(job=job).first()
+    folders, _, name = row.file.rpartition("/")
+    body = client.get(f"/import/{job.pk}/preview/").content.decode()
+    expected = "".join(f"{part}/<wbr>" for part in folders.split("/"))
+    assert (
+        f'<td class="small text-body-secondary source-place">{expected}'
+        f'<span class="text-nowrap">{name}:{row.line}</span></td>'
+    ) in body
+
+
 def test_updates_show_old_and_new_values(client, staff, tmp_path):
     job = planned_job(client, tmp_path)
     client.post(f"/import/{job.pk}/import/")
