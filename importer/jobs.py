@@ -195,9 +195,7 @@ def start_import(job: ImportJob, *, user: Any) -> None:
 def retry_job(job: ImportJob) -> None:
     """Enqueue again the task that crashed or whose worker died."""
     if not job.retryable or job.status != Status.FAILED or job.task not in BEFORE:
-        raise JobStateError(
-            f"import #{job.pk} is {job.get_status_display().lower()}: there is nothing to retry"
-        )
+        raise JobStateError(f"import #{job.pk} {job.status_phrase}: there is nothing to retry")
     require_upload(job)
     _enqueue(job, Task(job.task), expected=Status.FAILED)
 
@@ -284,9 +282,7 @@ def import_job(job: ImportJob) -> RunReport:
 def cancel_job(job: ImportJob) -> None:
     """Stop a job that has not been imported; its upload and analysis stay for the history."""
     if job.status in (Status.DONE, Status.IMPORTING, Status.CANCELLED):
-        raise JobStateError(
-            f"import #{job.pk} is {job.get_status_display().lower()}: it cannot be cancelled"
-        )
+        raise JobStateError(f"import #{job.pk} {job.status_phrase}: it cannot be cancelled")
     _set_status(job, Status.CANCELLED)
 
 
@@ -407,9 +403,7 @@ def iter_problems(job: ImportJob, *, phase: str) -> Iterator[RowProblem]:
 
 def _require(job: ImportJob, *allowed: str, action: str, needs_tables: bool = False) -> None:
     if job.status not in allowed or (needs_tables and not job.tables.exists()):
-        raise JobStateError(
-            f"cannot {action} import #{job.pk}: it is {job.get_status_display().lower()}"
-        )
+        raise JobStateError(f"cannot {action} import #{job.pk}: it {job.status_phrase}")
 
 
 def _check_mappings(job: ImportJob, mappings: MappingSet) -> None:

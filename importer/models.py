@@ -94,6 +94,19 @@ class ImportJob(models.Model):
         return f"import #{self.pk} {self.original_name} ({self.status})"
 
     @property
+    def status_phrase(self) -> str:
+        """The status as the end of a sentence about the job: "failed", "is ready to map"."""
+        match self.status:
+            case self.Status.FAILED:
+                return "failed"
+            case self.Status.CANCELLED:
+                return "was cancelled"
+            case self.Status.PLANNING:
+                return "is in its dry run"
+            case _:
+                return f"is {self.get_status_display().lower()}"
+
+    @property
     def is_working(self) -> bool:
         return self.status in (self.Status.ANALYSING, self.Status.PLANNING, self.Status.IMPORTING)
 

@@ -166,7 +166,7 @@ def mapping(request: HtmxHttpRequest, job: ImportJob) -> HttpResponse:
     if job.status not in jobs.MAPPABLE or not job.tables.exists():
         messages.error(
             request,
-            f"Import #{job.pk} is {job.get_status_display().lower()}: its mapping cannot be changed now.",
+            f"Import #{job.pk} {job.status_phrase}: its mapping cannot be changed now.",
         )
         return redirect(resume_url(job))
     current = job_tables.job_mappings(job)
@@ -390,8 +390,7 @@ def confirm_import(request: HtmxHttpRequest, job: ImportJob) -> HttpResponse:
     if job.status != Status.PLANNED:
         messages.error(
             request,
-            f"Import #{job.pk} is {job.get_status_display().lower()}: "
-            "only a previewed import can be imported.",
+            f"Import #{job.pk} {job.status_phrase}: only a previewed import can be imported.",
         )
         return redirect(resume_url(job))
     if request.method == "POST":

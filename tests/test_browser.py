@@ -127,7 +127,7 @@ def test_the_wizard_from_upload_to_results(page, live_server, tmp_path):
     page.click("text=Import now")
     page.wait_for_url(f"**/import/{job.pk}/results/")
     expect(page.locator("#result-summary")).to_contain_text(
-        "1999 new, 0 updated, 0 unchanged, 1 errors"
+        "1999 new, 0 updated, 0 unchanged, 1 error."
     )
     shot(page, "results.png")
 

@@ -101,7 +101,7 @@ def test_scylla_export_covers_all_ten_types_exactly(tmp_path):
 
 def test_dynamodump_table_imports_with_its_key_schema():
     output = run_command("--data-dir", str(CORPUS / "bchew__dynamodump"))
-    assert "Successfully imported 1 records for table testTable" in output
+    assert "Successfully imported 1 record for table testTable" in output
     row = RawItem.objects.get(source_table="testTable")
     assert row.item_key == '{"id":1}'
     assert row.attributes == {"lastName": "Doe", "id": 1, "firstName": "John"}
@@ -241,11 +241,11 @@ def cli(migrated_sqlite, tmp_path) -> Cli:
 def test_seed_guide_table_map_and_output(tmp_path):
     write_export(tmp_path / "export", "Groups", [{"id": {"N": "1"}, "name": {"S": "Ops"}}])
     output = run_command("--data-dir", str(tmp_path / "export"))
-    assert "Found 1 table export directories" in output
+    assert "Found 1 table export directory" in output
     assert "Detected table: Groups in directory 01700000000000-0a1b2c3d" in output
     assert "Importing table: Groups → users.Group" in output
-    assert "Found 1 JSON files" in output
-    assert "Successfully imported 1 records for table Groups" in output
+    assert "Found 1 JSON file" in output
+    assert "Successfully imported 1 record for table Groups" in output
     assert list(Group.objects.values_list("id", "name")) == [(1, "Ops")]
     assert Group.objects.create(name="next").pk == 2
 
@@ -365,7 +365,7 @@ def test_only_the_named_tables_are_imported(tmp_path):
         tmp_path / "export", "notes", [{"id": {"S": "n1"}}], export_id="01700000000001-0a1b2c3e"
     )
     output = run_command("--data-dir", str(tmp_path / "export"), "--table", "notes")
-    assert "Found 1 table export directories" in output
+    assert "Found 1 table export directory" in output
     assert Group.objects.count() == 0
     assert list(RawItem.objects.values_list("source_table", flat=True)) == ["notes"]
     with pytest.raises(CommandError) as raised:
@@ -394,6 +394,27 @@ def test_clear_tables_replaces_the_rows(tmp_path):
     output = run_command("--data-dir", str(tmp_path / "export"), "--clear-tables")
     assert "new 1, updated 0, unchanged 0, skipped 0, errors 0, deleted 1" in output
     assert list(Group.objects.values_list("id", "name")) == [(1, "Ops")]
+
+
+def test_the_summary_says_what_would_happen_then_what_did(tmp_path):
+    Group.objects.create(id=7, name="Old")
+    items = [{"id": {"N": "1"}, "name": {"S": "Ops"}}, {"id": {"S": "x"}, "name": {"S": "Bad"}}]
+    write_export(tmp_path / "export", "Groups", items)
+    report = tmp_path / "errors.csv"
+    args = ("--data-dir", str(tmp_path / "export"), "--clear-tables", "--no-progress")
+    dry = run_command(*args, "--dry-run", "--error-report", str(report)).splitlines()
+    summary = next(line for line in dry if line.startswith("Dry run in "))
+    assert summary.partition("s: ")[2] == (
+        "would import 1 new, 0 updated, 0 unchanged, 0 skipped, 1 error; "
+        "would delete 1 existing row"
+    )
+    assert "Would import 1 record for table Groups" in dry
+    assert f"Error report: {report} (1 problem)" in dry
+    done = run_command(*args).splitlines()
+    summary = next(line for line in done if line.startswith("Done in "))
+    assert summary.partition("s: ")[2] == (
+        "1 new, 0 updated, 0 unchanged, 0 skipped, 1 error; 1 existing row deleted"
+    )
 
 
 USERS = [
@@ -443,7 +464,7 @@ def test_import_data_script_imports_the_awsdynamodb_folder(cli, tmp_path):
     write_export(tmp_path, "Groups", [{"id": {"N": "1"}, "name": {"S": "Ops"}}])
     completed = cli("--no-progress", script="import_data.py", cwd=tmp_path)
     assert completed.returncode == 0, completed.stderr
-    assert "Successfully imported 1 records for table Groups" in completed.stdout
+    assert "Successfully imported 1 record for table Groups" in completed.stdout
     assert cli.count("users_group") == 1
 
 

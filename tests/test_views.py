@@ -763,6 +763,33 @@ def test_import_before_preview_is_a_message_not_an_error(client, staff, tmp_path
     assert RawItem.objects.count() == 0
 
 
+def test_a_failed_import_is_worded_as_failed(client, staff, tmp_path):
+    job = ready_job(client, tmp_path)
+    ImportJob.objects.filter(pk=job.pk).update(status=Status.FAILED)
+    response = client.get(f"/import/{job.pk}/import/", follow=True)
+    assert shown_messages(response) == [
+        f"Import #{job.pk} failed: only a previewed import can be imported."
+    ]
+
+
+def test_the_results_count_one_error_as_one_error(client, staff, tmp_path):
+    folder = tmp_path / "bad"
+    items = [{"id": {"S": "a"}, "qty": {"N": "1"}}, {"id": {"S": "b"}, "qty": {"S": "x"}}]
+    write_export(folder, "things", items)
+    job = ready_job(client, tmp_path, zip_folder(folder, tmp_path / "bad.zip"))
+    page = client.get(f"/import/{job.pk}/mapping/tables/0/", {"t0-target": "testapp.Reading"})
+    data = {"t0-target": "testapp.Reading", **mapping_post_block(page)}
+    data.update(
+        {"t0-a0_field": "code", "t0-a1_field": "quantity", "t0-key": ["id"], "preview": "1"}
+    )
+    assert client.post(f"/import/{job.pk}/mapping/", data).status_code == 302
+    body = client.get(f"/import/{job.pk}/preview/", {"outcome": "error"}).content.decode()
+    assert "1 row (error); page 1 of 1." in body
+    client.post(f"/import/{job.pk}/import/")
+    body = client.get(f"/import/{job.pk}/results/").content.decode()
+    assert "1 new, 0 updated, 0 unchanged, 1 error.</div>" in body
+
+
 def test_confirm_import_and_results(client, staff, tmp_path):
     job = planned_job(client, tmp_path)
     confirm = client.get(f"/import/{job.pk}/import/")
@@ -942,7 +969,7 @@ def test_cancel(client, staff, tmp_path):
     job.refresh_from_db()
     assert job.status == Status.CANCELLED
     response = client.post(f"/import/{job.pk}/dry-run/", follow=True)
-    assert shown_messages(response) == [f"cannot preview import #{job.pk}: it is cancelled"]
+    assert shown_messages(response) == [f"cannot preview import #{job.pk}: it was cancelled"]
 
 
 def test_the_upload_lives_in_storage_not_in_the_process(client, staff, tmp_path, settings):

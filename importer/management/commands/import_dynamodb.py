@@ -99,7 +99,8 @@ class Command(BaseCommand):
             ) as tree
         ):
             analysis = analyse(tree, only=tuple(options["table"]), conf=conf)
-            self.stdout.write(f"Found {len(analysis.tables)} table export directories")
+            directories = "table export directory", "table export directories"
+            self.stdout.write(f"Found {plural(len(analysis.tables), *directories)}")
             for table in analysis.tables:
                 where = table.source.export_id or table.source.root or tree.label
                 self.stdout.write(f"Detected table: {table.name} in directory {where}")
@@ -195,21 +196,20 @@ class Command(BaseCommand):
     ) -> None:
         totals = report.totals()
         self.stdout.write("")
-        self.stdout.write(
-            f"{'Dry run' if report.dry_run else 'Done'} in {report.seconds:.1f}s: "
-            + describe_counts(totals)
-            + (" would be" if report.dry_run else "")
-            + (
-                f"; {plural(totals['deleted'], 'existing row')} deleted"
-                if totals.get("deleted")
-                else ""
-            )
-        )
+        deleted = plural(totals.get("deleted", 0), "existing row")
+        if report.dry_run:
+            summary = f"Dry run in {report.seconds:.1f}s: would import {describe_counts(totals)}"
+            summary += f"; would delete {deleted}" if totals.get("deleted") else ""
+        else:
+            summary = f"Done in {report.seconds:.1f}s: {describe_counts(totals)}"
+            summary += f"; {deleted} deleted" if totals.get("deleted") else ""
+        self.stdout.write(summary)
         if report.dry_run:
             self.stdout.write("Dry run: nothing was written.")
         if options["error_report"]:
             self.stdout.write(
-                f"Error report: {options['error_report']} ({observer.problem_count} problems)"
+                f"Error report: {options['error_report']} "
+                f"({plural(observer.problem_count, 'problem')})"
             )
         elif observer.shown:
             more = observer.problem_count - len(observer.shown) - len(observer.failed_tables)
@@ -236,9 +236,9 @@ def _open_for_writing(path: str) -> TextIO:
         raise CommandError(f"cannot write {path}: {error.strerror}") from None
 
 
-def plural(count: int, noun: str) -> str:
-    """ "1 error", "2 errors"."""
-    return f"{count} {noun}" if count == 1 else f"{count} {noun}s"
+def plural(count: int, noun: str, nouns: str = "") -> str:
+    """ "1 error", "2 errors"; `nouns` is the plural where it is not `noun` + "s"."""
+    return f"{count} {noun}" if count == 1 else f"{count} {nouns or noun + 's'}"
 
 
 def describe_counts(counts: dict[str, int]) -> str:
@@ -293,7 +293,7 @@ class CommandObserver:
         shown = {RAW: "importer.RawItem (raw)", SKIP: "nothing (skipped)"}.get(target, target)
         self.command.stdout.write("")
         self.command.stdout.write(f"Importing table: {table.name} → {shown}")
-        self.command.stdout.write(f"Found {len(table.files)} JSON files")
+        self.command.stdout.write(f"Found {plural(len(table.files), 'JSON file')}")
 
     def file_started(self, table: TableSource, data_file: DataFile) -> None:
         pass
@@ -301,7 +301,7 @@ class CommandObserver:
     def file_finished(self, table: TableSource, data_file: DataFile, *, items: int) -> None:
         self._clear_bar()
         self.command.stdout.write(
-            f"  Processing {items} records from {data_file.path.rsplit('/', 1)[-1]}"
+            f"  Processing {plural(items, 'record')} from {data_file.path.rsplit('/', 1)[-1]}"
         )
 
     def row(self, result: RowResult) -> None:
@@ -331,9 +331,10 @@ class CommandObserver:
         if counts.imported or (not counts.errors and counts.read == 0 and not self._failed(table)):
             self.command.stdout.write(
                 style.SUCCESS(
-                    f"Would import {counts.imported} records for table {table.name}"
+                    f"Would import {plural(counts.imported, 'record')} for table {table.name}"
                     if self.dry_run
-                    else f"Successfully imported {counts.imported} records for table {table.name}"
+                    else f"Successfully imported {plural(counts.imported, 'record')} for table "
+                    f"{table.name}"
                 )
             )
         elif self._failed(table):
