@@ -174,6 +174,33 @@ def open_source(
     return ZipTree(archive, members, label)
 
 
+def zip_member_names(
+    stream: BinaryIO,
+    *,
+    label: str,
+    max_members: int = MAX_ZIP_MEMBERS,
+    max_uncompressed_bytes: int = MAX_UNCOMPRESSED_BYTES,
+    max_compression_ratio: int = MAX_COMPRESSION_RATIO,
+) -> list[str]:
+    """Check a zip's entries as open_source does, from an open file; return its files' names.
+
+    Only the zip's directory is read (e.g. an upload, before it is stored); `stream` stays open.
+    """
+    try:
+        archive = zipfile.ZipFile(stream)
+    except (zipfile.BadZipFile, OSError, EOFError, ValueError) as err:
+        raise SourceError(f"{label} is a damaged zip file and cannot be opened ({err})") from err
+    with archive:
+        members = _checked_members(
+            archive,
+            label,
+            max_members=max_members,
+            max_uncompressed_bytes=max_uncompressed_bytes,
+            max_compression_ratio=max_compression_ratio,
+        )
+    return list(members)
+
+
 def _checked_members(
     archive: zipfile.ZipFile,
     label: str,

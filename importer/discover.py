@@ -11,6 +11,7 @@ import hashlib
 import json
 import zipfile
 import zlib
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -48,6 +49,20 @@ def is_data_name(name: str) -> bool:
     return name.endswith(_DATA_SUFFIXES) or name.endswith(_DATA_SUFFIXES_GZ)
 
 
+def may_hold_export(names: Iterable[str]) -> bool:
+    """Say from the names alone whether a tree can hold a table: some data or manifest file."""
+    return any(is_data_name(name) for name in names if not is_junk(name))
+
+
+def no_export_message(label: str) -> str:
+    """What a source without any table is told."""
+    return (
+        f"no DynamoDB export found in {label}: expected "
+        "AWSDynamoDB/<ExportId>/manifest-summary.json, a dynamodump <table>/schema.json, "
+        "or data files"
+    )
+
+
 def discover(tree: SourceTree) -> Discovery:
     """Return every table found in the tree, sorted by table name (any case) then export id."""
     names = [name for name in tree.names() if not is_junk(name)]
@@ -60,11 +75,7 @@ def discover(tree: SourceTree) -> Discovery:
     tables += [_dump(scan, root, schema) for root, schema in dump_roots.items()]
     tables += _loose_tables(scan, export_roots)
     if not tables:
-        raise SourceError(
-            f"no DynamoDB export found in {tree.label}: expected "
-            "AWSDynamoDB/<ExportId>/manifest-summary.json, a dynamodump <table>/schema.json, "
-            "or data files"
-        )
+        raise SourceError(no_export_message(tree.label))
     _refuse_repeated_tables(tables, tree.label)
     ignored = [name for name in names if name not in scan.used]
     if ignored:

@@ -10,7 +10,10 @@ from django.db import models
 from django.template.defaultfilters import filesizeformat
 from django.utils.html import escape
 
+from .archive import zip_member_names
 from .conf import get_settings
+from .discover import may_hold_export, no_export_message
+from .errors import ImporterError
 from .mapping import (
     RAW,
     SKIP,
@@ -60,6 +63,23 @@ class UploadForm(forms.Form):
             raise forms.ValidationError(
                 f"{upload.name} is not a zip file: compress the export folder as .zip and upload that."
             )
+        # The zip's directory says whether there can be an export in it: an empty zip or one
+        # without a single data file is refused here, before a job is made for it.
+        conf = get_settings()
+        try:
+            names = zip_member_names(
+                upload,
+                label=upload.name,
+                max_members=conf.max_zip_members,
+                max_uncompressed_bytes=conf.max_uncompressed_bytes,
+                max_compression_ratio=conf.max_compression_ratio,
+            )
+        except ImporterError as error:
+            raise forms.ValidationError(f"{error}.") from None
+        finally:
+            upload.seek(0)
+        if not may_hold_export(names):
+            raise forms.ValidationError(f"{no_export_message(upload.name)}.")
         return upload
 
 

@@ -18,6 +18,7 @@ from django.contrib.auth import get_user_model
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.core.management import call_command
 from django.urls import URLPattern, get_resolver, reverse
+from django.utils.html import escape
 
 from backend.samples.export import write_sample_export
 from importer.models import ImportJob, ImportProblem, ImportRow, Phase, RawItem
@@ -171,18 +172,36 @@ def test_not_a_zip_with_htmx_renders_the_form_fragment(client, staff):
     assert "notes.zip is not a zip file" in body
 
 
-def test_a_zip_without_an_export_fails_with_a_message(client, staff, tmp_path):
-    out = tmp_path / "empty.zip"
+@pytest.mark.parametrize(
+    ("members", "name", "error"),
+    [
+        ({}, "empty.zip", "empty.zip is an empty zip file."),
+        (
+            {"readme.txt": "nothing here", "__MACOSX/._x.json": "junk"},
+            "noexport.zip",
+            "no DynamoDB export found in noexport.zip: expected "
+            "AWSDynamoDB/<ExportId>/manifest-summary.json, a dynamodump <table>/schema.json, "
+            "or data files.",
+        ),
+        (
+            {"../evil.json": "{}"},
+            "slip.zip",
+            "slip.zip: ../evil.json points outside the archive (absolute path or '..').",
+        ),
+    ],
+)
+def test_a_zip_that_cannot_hold_an_export_is_refused_on_the_form(
+    client, staff, tmp_path, members, name, error
+):
+    out = tmp_path / name
     with zipfile.ZipFile(out, "w") as archive:
-        archive.writestr("readme.txt", "nothing here")
+        for member, text in members.items():
+            archive.writestr(member, text)
     response = upload(client, out)
-    job = ImportJob.objects.get()
-    assert job.status == Status.FAILED
-    assert "no DynamoDB export found in empty.zip" in job.error_message
-    page = client.get(response["Location"])
-    assert page.status_code == 200
-    assert "no DynamoDB export found in empty.zip" in page.content.decode()
-    assert "Upload another file" in page.content.decode()
+    assert response.status_code == 200
+    assert response.context["form"].errors == {"upload": [error]}
+    assert escape(error) in response.content.decode()
+    assert ImportJob.objects.count() == 0
 
 
 def test_upload_over_the_limit_is_refused(client, staff, settings, tmp_path):
