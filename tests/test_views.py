@@ -888,6 +888,16 @@ def test_history_reopens_each_job_on_its_last_step(client, staff, tmp_path):
         (ready, f"/import/{ready.pk}/mapping/"),
     ]
     assert response.context["entries"][0][2]["new"] == 3
+    body = response.content.decode()
+    # Counts of a dry run or import show 0 where it is 0; a job without one shows none.
+    assert (
+        '<td class="text-end">3</td>\n      <td class="text-end">0</td>\n'
+        '      <td class="text-end">0</td>'
+    ) in body
+    assert (
+        '<td class="text-end"></td>\n      <td class="text-end"></td>\n'
+        '      <td class="text-end"></td>'
+    ) in body
     assert f'href="/import/?reuse={ready.pk}"' in response.content.decode()
 
 
