@@ -459,6 +459,9 @@ def cancel(request: HtmxHttpRequest, job: ImportJob) -> HttpResponseBase:
         jobs.cancel_job(job)
     except ImporterError as error:
         messages.error(request, str(error))
-        return redirect(resume_url(job))
-    messages.success(request, f"Import #{job.pk} cancelled; nothing was imported.")
-    return redirect("importer:history")
+        url = resume_url(job)
+    else:
+        messages.success(request, f"Import #{job.pk} cancelled; nothing was imported.")
+        url = reverse("importer:history")
+    # The cancel button asks for confirmation through htmx (hx-confirm): send the browser on.
+    return HttpResponseClientRedirect(url) if request.htmx else redirect(url)

@@ -1001,6 +1001,36 @@ def test_cancel(client, staff, tmp_path):
     assert shown_messages(response) == [f"cannot preview import #{job.pk}: it was cancelled"]
 
 
+def test_cancel_asks_for_confirmation(client, staff, tmp_path):
+    job = ready_job(client, tmp_path)
+    body = client.get(f"/import/{job.pk}/mapping/").content.decode()
+    assert (
+        f'hx-confirm="Cancel import #{job.pk}? Nothing will be imported from things.zip; it stays '
+        'in the history."'
+    ) in body
+    assert f'hx-post="/import/{job.pk}/cancel/"' in body
+    response = client.post(f"/import/{job.pk}/cancel/", **HTMX)
+    assert response.status_code == 200
+    assert response["HX-Redirect"] == "/import/history/"
+    job.refresh_from_db()
+    assert job.status == Status.CANCELLED
+    again = client.post(f"/import/{job.pk}/cancel/", **HTMX)
+    assert again["HX-Redirect"] == f"/import/{job.pk}/"
+
+
+def test_the_navbar_logs_out_with_a_post(client, staff):
+    body = client.get("/import/").content.decode()
+    assert (
+        '<form method="post" action="/admin/logout/" id="logout-form">\n'
+        '          <input type="hidden" name="csrfmiddlewaretoken"'
+    ) in body
+    assert '<input type="hidden" name="next" value="/import/">' in body
+    assert 'Log out <span class="text-body-secondary small">(staff)</span></button>' in body
+    response = client.post("/admin/logout/", {"next": "/import/"})
+    assert (response.status_code, response["Location"]) == (302, "/import/")
+    assert client.get("/import/")["Location"] == "/admin/login/?next=/import/"
+
+
 def test_the_upload_lives_in_storage_not_in_the_process(client, staff, tmp_path, settings):
     """C26: a dry run re-opens the stored upload; with the file gone, a message, not a 500."""
     job = ready_job(client, tmp_path)
