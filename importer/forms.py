@@ -116,7 +116,10 @@ class TableMappingForm(forms.Form):
     key = forms.MultipleChoiceField(
         label="Import key",
         required=False,
-        help_text="The attribute(s) that identify an item, to find rows that already exist.",
+        help_text=(
+            "The attribute(s) that identify an item, to find rows that already exist. To choose "
+            "several, hold Ctrl (⌘ on a Mac) and click, or hold Shift and use the arrow keys."
+        ),
     )
     mode = forms.ChoiceField(label="Mode", choices=Mode.choices)
     on_error = forms.ChoiceField(label="On a bad row", choices=ErrorPolicy.choices)

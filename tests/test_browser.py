@@ -116,7 +116,7 @@ def test_the_wizard_from_upload_to_results(page, live_server, tmp_path):
     expect(page.locator("#counts tr[data-table='stock'] .count-new")).to_have_text("400")
     # HTMX paging of the diff.
     page.click("#diff .pagination >> text=Next")
-    expect(page.locator("#diff")).to_contain_text("2000 rows; page 2 of 40.")
+    expect(page.locator("#diff")).to_contain_text("2,000 rows; page 2 of 40.")
     shot(page, "preview.png")
 
     page.click("text=Continue to import")

@@ -22,7 +22,7 @@ from django.utils.html import escape
 
 from backend.samples.export import write_sample_export
 from importer.models import ImportJob, ImportProblem, ImportRow, Phase, RawItem
-from tests.conftest import CORPUS
+from tests.conftest import CORPUS, REPO
 from tests.exports import promise_items, write_export
 
 pytestmark = pytest.mark.django_db
@@ -319,6 +319,27 @@ def test_mapping_page_shows_attributes_samples_and_escapes_them(client, staff, t
         ("label", 66.7),
     ]
     assert rows[2]["attribute"].samples == ("first", "<b>bold</b>")
+
+
+def test_mapping_selects_fit_their_choices_and_the_key_says_how_to_pick_several(
+    client, staff, tmp_path
+):
+    job = ready_job(client, tmp_path, sample_zip(tmp_path))
+    body = client.get(f"/import/{job.pk}/mapping/").content.decode()
+    assert (
+        "The attribute(s) that identify an item, to find rows that already exist. To choose "
+        "several, hold Ctrl (⌘ on a Mac) and click, or hold Shift and use the arrow keys."
+    ) in body
+    # importer.css sizes the selects of .table-settings and .data-table to their longest choice.
+    assert body.count('<div class="row g-3 table-settings">') == 8
+    # Mode, error policy and catch-all of each of the 8 tables: as wide as their select.
+    assert body.count('<div class="col-12 col-sm-auto">') == 3 * 8
+    assert '<th scope="row" class="attribute-name">promoCode</th>' in body
+    css = (REPO / "static/importer/importer.css").read_text()
+    assert (
+        ".table-settings .form-select:not([multiple]), .data-table .form-select "
+        "{ width: auto; max-width: 100%; }"
+    ) in css
 
 
 def test_changing_the_target_re_renders_the_table_with_suggestions(client, staff, tmp_path):
