@@ -12,6 +12,7 @@ from typing import Any
 
 from django.contrib import messages
 from django.contrib.admin.views.decorators import staff_member_required
+from django.contrib.auth.views import redirect_to_login
 from django.core.paginator import Paginator
 from django.http import (
     HttpRequest,
@@ -50,6 +51,27 @@ class HtmxHttpRequest(HttpRequest):
     htmx: HtmxDetails
 
 
+def staff_only(view: Callable[..., HttpResponseBase]) -> Callable[..., HttpResponseBase]:
+    """Staff only, as the admin's login asks; an HTMX request sends the whole page to the login.
+
+    Without this, a progress poll or a fragment whose session has ended would swap the login
+    page into the wizard's page.
+    """
+    guarded = staff_member_required(view)
+
+    @wraps(view)
+    def staff_view(request: HtmxHttpRequest, *args: Any, **kwargs: Any) -> HttpResponseBase:
+        user = request.user
+        if request.htmx and not (user.is_active and user.is_staff):
+            page = request.htmx.current_url_abs_path or request.get_full_path()
+            return HttpResponseClientRedirect(
+                redirect_to_login(page, login_url=reverse("admin:login"))["Location"]
+            )
+        return guarded(request, *args, **kwargs)
+
+    return staff_view
+
+
 def job_view(view: Callable[..., HttpResponseBase]) -> Callable[..., HttpResponseBase]:
     """Call `view` with the job of the URL's pk; a job that does not exist gets a wizard page."""
 
@@ -72,7 +94,7 @@ def missing(request: HtmxHttpRequest, message: str, *, status: int = 404) -> Htt
 # --- upload ----------------------------------------------------------------------------------
 
 
-@staff_member_required
+@staff_only
 @require_http_methods(["GET", "POST"])
 def upload(request: HtmxHttpRequest) -> HttpResponse:
     if request.method == "POST":
@@ -106,7 +128,7 @@ def _reusable(value: Any) -> ImportJob | None:
 # --- job: progress and tables found ----------------------------------------------------------
 
 
-@staff_member_required
+@staff_only
 @require_GET
 @job_view
 def job_detail(request: HtmxHttpRequest, job: ImportJob) -> HttpResponse:
@@ -123,7 +145,7 @@ def job_detail(request: HtmxHttpRequest, job: ImportJob) -> HttpResponse:
     )
 
 
-@staff_member_required
+@staff_only
 @require_GET
 @job_view
 def job_progress(request: HtmxHttpRequest, job: ImportJob) -> HttpResponse:
@@ -134,7 +156,7 @@ def job_progress(request: HtmxHttpRequest, job: ImportJob) -> HttpResponse:
     return render(request, "importer/partials/progress.html", progress_context(job))
 
 
-@staff_member_required
+@staff_only
 @require_POST
 @job_view
 def retry(request: HtmxHttpRequest, job: ImportJob) -> HttpResponse:
@@ -159,7 +181,7 @@ def retry(request: HtmxHttpRequest, job: ImportJob) -> HttpResponse:
 # --- mapping ---------------------------------------------------------------------------------
 
 
-@staff_member_required
+@staff_only
 @require_http_methods(["GET", "POST"])
 @job_view
 def mapping(request: HtmxHttpRequest, job: ImportJob) -> HttpResponse:
@@ -214,7 +236,7 @@ def mapping(request: HtmxHttpRequest, job: ImportJob) -> HttpResponse:
     )
 
 
-@staff_member_required
+@staff_only
 @require_GET
 @job_view
 def mapping_table(request: HtmxHttpRequest, job: ImportJob, position: int) -> HttpResponse:
@@ -264,7 +286,7 @@ def _table_block(
     }
 
 
-@staff_member_required
+@staff_only
 @require_GET
 @job_view
 def mapping_download(request: HtmxHttpRequest, job: ImportJob) -> HttpResponse:
@@ -275,7 +297,7 @@ def mapping_download(request: HtmxHttpRequest, job: ImportJob) -> HttpResponse:
     return response
 
 
-@staff_member_required
+@staff_only
 @require_POST
 @job_view
 def mapping_upload(request: HtmxHttpRequest, job: ImportJob) -> HttpResponse:
@@ -306,7 +328,7 @@ def mapping_upload(request: HtmxHttpRequest, job: ImportJob) -> HttpResponse:
 # --- dry run preview -------------------------------------------------------------------------
 
 
-@staff_member_required
+@staff_only
 @require_POST
 @job_view
 def dry_run(request: HtmxHttpRequest, job: ImportJob) -> HttpResponse:
@@ -322,7 +344,7 @@ def _dry_run(request: HtmxHttpRequest, job: ImportJob) -> HttpResponse:
     return redirect("importer:preview", pk=job.pk)
 
 
-@staff_member_required
+@staff_only
 @require_GET
 @job_view
 def preview(request: HtmxHttpRequest, job: ImportJob) -> HttpResponse:
@@ -361,7 +383,7 @@ def preview(request: HtmxHttpRequest, job: ImportJob) -> HttpResponse:
     return render(request, template, context)
 
 
-@staff_member_required
+@staff_only
 @require_GET
 @job_view
 def errors_csv(request: HtmxHttpRequest, job: ImportJob) -> HttpResponseBase:
@@ -383,7 +405,7 @@ def errors_csv(request: HtmxHttpRequest, job: ImportJob) -> HttpResponseBase:
 # --- import and results ----------------------------------------------------------------------
 
 
-@staff_member_required
+@staff_only
 @require_http_methods(["GET", "POST"])
 @job_view
 def confirm_import(request: HtmxHttpRequest, job: ImportJob) -> HttpResponse:
@@ -412,7 +434,7 @@ def confirm_import(request: HtmxHttpRequest, job: ImportJob) -> HttpResponse:
     )
 
 
-@staff_member_required
+@staff_only
 @require_GET
 @job_view
 def results(request: HtmxHttpRequest, job: ImportJob) -> HttpResponse:
@@ -439,7 +461,7 @@ def results(request: HtmxHttpRequest, job: ImportJob) -> HttpResponse:
 # --- history and cancel ----------------------------------------------------------------------
 
 
-@staff_member_required
+@staff_only
 @require_GET
 def history(request: HtmxHttpRequest) -> HttpResponse:
     job_list = ImportJob.objects.order_by("-created_at", "-id")
@@ -451,7 +473,7 @@ def history(request: HtmxHttpRequest) -> HttpResponse:
     return render(request, "importer/history.html", {"page": page, "entries": entries, "step": ""})
 
 
-@staff_member_required
+@staff_only
 @require_POST
 @job_view
 def cancel(request: HtmxHttpRequest, job: ImportJob) -> HttpResponseBase:

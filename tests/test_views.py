@@ -1093,10 +1093,14 @@ def test_every_importer_url_needs_staff(client, tmp_path, who):
     assert len(urls) == 15
     for url in urls:
         for method in ("get", "post"):
-            for headers in ({}, HTMX):
-                response = getattr(client, method)(url, **headers)
-                assert response.status_code == 302, (url, method, response.status_code)
-                assert response["Location"].startswith("/admin/login/?next="), url
+            response = getattr(client, method)(url)
+            assert response.status_code == 302, (url, method, response.status_code)
+            assert response["Location"].startswith("/admin/login/?next="), url
+            # HTMX (a progress poll, a fragment): the whole page goes to the login page.
+            response = getattr(client, method)(url, **HTMX)
+            assert response.status_code == 200, (url, method, response.status_code)
+            assert response["HX-Redirect"].startswith("/admin/login/?next="), url
+            assert response.content == b""
     assert RawItem.objects.count() == 0
     job.refresh_from_db()
     assert job.status == Status.PLANNED
@@ -1144,6 +1148,19 @@ def test_a_table_or_report_that_does_not_exist_is_a_wizard_page(client, staff, t
         '<h1 class="h4">There is no error report for phase &#x27;bogus&#x27;: ask for '
         "phase=dry_run (the dry run&#x27;s) or phase=import (the import&#x27;s).</h1>"
     ) in response.content.decode()
+
+
+def test_a_poll_after_the_session_ended_sends_the_page_to_the_login(client, staff, tmp_path):
+    job = ready_job(client, tmp_path)
+    ImportJob.objects.filter(pk=job.pk).update(status=Status.PLANNING)
+    client.logout()
+    response = client.get(
+        f"/import/{job.pk}/progress/",
+        HTTP_HX_CURRENT_URL=f"http://testserver/import/{job.pk}/preview/",
+        **HTMX,
+    )
+    assert response.status_code == 200
+    assert response["HX-Redirect"] == f"/admin/login/?next=/import/{job.pk}/preview/"
 
 
 # --- the real exports, through the wizard, as the command line imports them ------------------
