@@ -62,6 +62,8 @@ def step(job: ImportJob) -> str:
     match job.status:
         case Status.UPLOADED | Status.ANALYSING:
             return "upload"
+        case Status.FAILED | Status.CANCELLED if not job.tables.exists():
+            return "upload"  # stopped before any table was found: the upload is the step
         case Status.READY | Status.FAILED | Status.CANCELLED:
             return "map"
         case Status.PLANNING | Status.PLANNED:

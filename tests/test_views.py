@@ -283,6 +283,17 @@ def test_tables_found_warns_of_a_checksum_mismatch(client, staff, tmp_path):
     assert '<td class="text-end">2</td>\n      <td class="text-end">2</td>' in row
 
 
+def test_a_job_that_failed_before_finding_tables_is_on_the_upload_step(client, staff, tmp_path):
+    job = ready_job(client, tmp_path)
+    job.tables.all().delete()
+    ImportJob.objects.filter(pk=job.pk).update(
+        status=Status.FAILED, error_message="things.zip holds more than one export"
+    )
+    body = client.get(f"/import/{job.pk}/").content.decode()
+    assert 'aria-current="step">1 Upload' in body
+    assert "Upload another file" in body
+
+
 def test_progress_fragment_polls_while_working_and_stops_after(client, staff, tmp_path):
     job = ready_job(client, tmp_path)
     ImportJob.objects.filter(pk=job.pk).update(
