@@ -468,6 +468,25 @@ def test_import_data_script_imports_the_awsdynamodb_folder(cli, tmp_path):
     assert cli.count("users_group") == 1
 
 
+def test_import_data_script_without_the_folder_says_what_to_do(cli, tmp_path):
+    completed = cli(script="import_data.py", cwd=tmp_path)
+    assert completed.returncode == 1
+    assert completed.stderr == (
+        f"Error: there is no AWSDynamoDB folder here ({tmp_path}): unzip an export here (the "
+        "zip holds AWSDynamoDB/<ExportId>/...), or pass its folder or .zip: "
+        "python import_data.py PATH\n"
+    )
+
+
+def test_import_data_script_takes_a_zip(cli, tmp_path):
+    archive = tmp_path / "demo.zip"
+    write_sample_export(archive, items=20, seed=1)
+    completed = cli(str(archive), "--no-progress", script="import_data.py", cwd=tmp_path)
+    assert completed.returncode == 0, completed.stderr
+    assert "Found 8 table export directories" in completed.stdout
+    assert cli.count("users_group") == 3
+
+
 def test_map_naming_no_table_of_the_export_is_refused(tmp_path):
     write_export(tmp_path / "export", "stock", [{"id": {"S": "S1"}}])
     with pytest.raises(CommandError) as raised:
