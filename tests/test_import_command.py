@@ -516,7 +516,7 @@ def test_c22_manifest_count_mismatch_still_imports_what_the_data_holds(tmp_path)
     output = run_command("--data-dir", str(short_export(tmp_path)), "--no-progress")
     assert (
         "Importing table: notes → importer.RawItem (raw)\n"
-        "Found 1 JSON files\n"
+        "Found 1 JSON file\n"
         "  Processing 3 records from file002c3d.json.gz\n"
         "Successfully imported 3 records for table notes\n"
         "  new 3, updated 0, unchanged 0, skipped 0, errors 0\n"
@@ -556,11 +556,11 @@ def test_import_dynamodb_auto_prints_what_import_dynamodb_prints(tmp_path, monke
     assert list(Group.objects.order_by("id").values_list("id", "name")) == [(1, "Ops"), (2, "Dev")]
     assert without_timing(auto) == without_timing(plain)
     assert without_timing(auto) == (
-        "Found 1 table export directories\n"
+        "Found 1 table export directory\n"
         "Detected table: Groups in directory 01700000000000-0a1b2c3d\n"
         "\n"
         "Importing table: Groups → users.Group\n"
-        "Found 1 JSON files\n"
+        "Found 1 JSON file\n"
         "  Processing 2 records from file002c3d.json.gz\n"
         "Successfully imported 2 records for table Groups\n"
         "  new 2, updated 0, unchanged 0, skipped 0, errors 0\n"
@@ -600,7 +600,8 @@ def test_mode_from_the_command_line(tmp_path, mode, imported, table_counts, tota
     Group.objects.create(id=3, name="QA")
     write_export(tmp_path / "export", "Groups", GROUPS_AGAIN)
     output = run_command("--data-dir", str(tmp_path / "export"), "--mode", mode, "--no-progress")
-    assert f"Successfully imported {imported} records for table Groups\n" in output
+    records = "1 record" if imported == 1 else f"{imported} records"
+    assert f"Successfully imported {records} for table Groups\n" in output
     assert f"  {table_counts}\n" in output
     assert re.search(rf"^Done in [0-9.]+s: {total}$", output, flags=re.MULTILINE)
     assert list(Group.objects.order_by("id").values_list("id", "name")) == stored

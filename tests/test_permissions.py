@@ -4,12 +4,15 @@ from __future__ import annotations
 
 import pytest
 from django.apps import apps
+from django.db import connection
 
 from importer.forms import target_choices
 from importer.mapping import TableMapping
 from importer.permissions import is_target, replaces_user_model, target_models
 
 PROJECT_MODELS = [
+    # the PostgreSQL-only test app (ArrayField) is installed only there
+    *(["pgapp.Labelled"] if connection.vendor == "postgresql" else []),
     "production.Product",
     "production.PushToProduction",
     "stock.Stock",

@@ -249,8 +249,9 @@ def test_tables_found_warns_of_a_missing_data_file(client, staff, tmp_path):
     assert tables_found_row(response.content.decode(), "livros_por_ler") == (
         "<tr>\n"
         '      <th scope="row">livros_por_ler</th>\n'
-        '      <td><ul class="list-unstyled mb-0 small"><li class="long-value">'
-        f'{missing} <span class="badge text-bg-danger">missing</span></li></ul></td>\n'
+        '      <td><ul class="list-unstyled mb-0 small"><li class="source-place">data/<wbr>'
+        '<span class="text-nowrap">enpvklgbwq7gta42yshirxd6ea.json.gz</span> '
+        '<span class="badge text-bg-danger">missing</span></li></ul></td>\n'
         '      <td class="text-end">6</td>\n'
         '      <td class="text-end">0</td>\n'
         f'      <td><div class="text-danger">data file {missing} is listed in '
@@ -957,8 +958,8 @@ def test_history_shows_who_when_and_status(client, staff, tmp_path):
         "      <td>2026-03-02 17:45</td>\n"
         "      <td>Done</td>\n"
         '      <td class="text-end">3</td>\n'
-        '      <td class="text-end"></td>\n'
-        '      <td class="text-end"></td>\n'
+        '      <td class="text-end">0</td>\n'
+        '      <td class="text-end">0</td>\n'
         f'      <td><a href="/import/{done.pk}/results/">Open</a> · '
         f'<a href="/import/?reuse={done.pk}">Reuse mapping</a></td>\n'
         "    </tr>"
