@@ -11,9 +11,12 @@ The load finds every duplicate key exactly (see importer/duplicates.py); this is
 from __future__ import annotations
 
 import json
+import operator
+from collections import Counter
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from decimal import Decimal, InvalidOperation
+from itertools import chain, compress, islice, repeat
 from typing import Any
 
 from .deserialize import TYPE_NAMES, type_tag
@@ -26,6 +29,13 @@ KEY_TYPES = frozenset({"S", "N", "B"})
 # ~64 bytes a hash in a set: a few MB per key-like attribute, whatever the table's size.
 UNIQUE_CHECK_ITEMS = 100_000
 _TRIED_LIMIT = 64
+BATCH_ITEMS = 1000  # items profiled together (column by column)
+SAMPLE_SCAN = 256  # values of an attribute looked at per batch while it lacks samples
+_TAG_SET = frozenset(TYPE_NAMES)
+_ABSENT = object()
+_NUMBER_START = "-0123456789"
+_NUMBER_FIRST = frozenset(_NUMBER_START)  # one character each; "" is not in it
+_FIRST = slice(0, 1)
 # What Decimal() may accept after a leading digit or "-"; anything else is not a number.
 _NUMBER_CHARACTERS = "0123456789.-+eE_"
 
@@ -142,7 +152,13 @@ class _AttributeTally:
 
 
 class TableProfiler:
-    """Accumulate a TableProfile one item at a time (so profiling can share a read pass)."""
+    """Accumulate a TableProfile over all items of a table, a batch of items at a time.
+
+    Items are grouped by shape (attribute names and type tags), so presence and type counts
+    cost one lookup per item, not one per value; samples, uniqueness and number ranges then
+    work column by column, only on the attributes that still need them. An item holding a value
+    that is not a one-tag object of a known type takes the value-by-value path (`_add_one`).
+    """
 
     def __init__(self, table: str) -> None:
         self.table = table
@@ -150,26 +166,51 @@ class TableProfiler:
         self.invalid_items = 0
         self._tallies: dict[str, _AttributeTally] = {}
 
-    def add(self, item: SourceItem) -> None:
-        self.items += 1
-        invalid = False
+    def add_all(self, items: Iterable[SourceItem]) -> TableProfiler:
+        iterator = iter(items)
+        while batch := [item.attributes for item in islice(iterator, BATCH_ITEMS)]:
+            self.add_batch(batch)
+        return self
+
+    def add_batch(self, batch: list[dict[str, Any]]) -> None:
+        """Profile a batch of items (attribute maps still in DynamoDB JSON), in item order."""
+        self.items += len(batch)
         tallies = self._tallies
-        for name, value in item.attributes.items():
+        invalid_rows: set[int] = set()
+        for name in dict.fromkeys(chain.from_iterable(batch)):  # first-seen order
             tally = tallies.get(name)
             if tally is None:
                 tally = tallies[name] = _AttributeTally()
-            tally.present += 1
+            column = list(map(dict.get, batch, repeat(name), repeat(_ABSENT)))
+            absent = column.count(_ABSENT)
+            values = [value for value in column if value is not _ABSENT] if absent else column
+            tally.present += len(values)
+            tags = _well_formed_tags(values)
+            if tags is None:
+                invalid_rows.update(self._add_values(tally, column))
+                continue
+            for tag, count in Counter(tags).items():
+                tally.types[tag] = tally.types.get(tag, 0) + count
+            self._add_column(tally, tags, list(map(dict.__getitem__, values, tags)))
+        self.invalid_items += len(invalid_rows)
+
+    def _add_values(self, tally: _AttributeTally, column: list[Any]) -> list[int]:
+        """Profile one attribute value by value; return the rows whose value is invalid."""
+        invalid = []
+        for row, value in enumerate(column):
+            if value is _ABSENT:
+                continue
             if type(value) is dict and len(value) == 1:
                 ((tag, raw),) = value.items()
             else:
                 tag = raw = None
-            if tag not in TYPE_NAMES:  # the common case skips type_tag's checks
+            if tag not in TYPE_NAMES:
                 try:
-                    tag = type_tag(value)
+                    tag = type_tag(value)  # an alias ("s", "nullValue") or a malformed value
                 except DeserializeError:
                     tag = "invalid"
-                    invalid = True
-                raw = value.get(tag) if tag != "invalid" else value
+                    invalid.append(row)
+                    raw = value
             tally.types[tag] = tally.types.get(tag, 0) + 1
             if len(tally.samples) < SAMPLE_COUNT:
                 self._sample(tally, tag, raw)
@@ -185,12 +226,66 @@ class TableProfiler:
             if (
                 (tag == "N" or tag == "S")
                 and isinstance(raw, str)
-                and raw[:1] in "-0123456789"
+                and raw[:1] in _NUMBER_START
                 and not raw.strip(_NUMBER_CHARACTERS)  # skips dates and words before Decimal()
             ):
                 _track_number(tally, raw)
-        if invalid:
-            self.invalid_items += 1
+        return invalid
+
+    def _add_column(self, tally: _AttributeTally, tags: list[str], payloads: list[Any]) -> None:
+        """Samples, uniqueness and number range of one attribute's well-formed values."""
+        if len(tally.samples) < SAMPLE_COUNT:
+            scanned = 0
+            for tag, raw in zip(tags, payloads, strict=True):
+                self._sample(tally, tag, raw)
+                scanned += 1
+                if len(tally.samples) >= SAMPLE_COUNT or scanned >= SAMPLE_SCAN:
+                    break
+        kinds = set(tags)
+        all_text = set(map(type, payloads)) == {str}
+        if tally.hashes is not None:
+            if not all_text or not kinds <= KEY_TYPES:
+                tally.hashes = None
+            else:
+                digests = list(map(hash, zip(tags, payloads, strict=True)))
+                fresh = set(digests)
+                if len(fresh) < len(digests) or not tally.hashes.isdisjoint(fresh):
+                    tally.hashes = None
+                else:
+                    room = UNIQUE_CHECK_ITEMS - len(tally.hashes)
+                    if room > 0:
+                        tally.hashes.update(digests[:room])
+        if not kinds & {"N", "S"}:
+            return
+        if kinds <= {"N", "S"} and all_text:
+            texts = payloads
+        else:
+            texts = [
+                raw
+                for tag, raw in zip(tags, payloads, strict=True)
+                if (tag == "N" or tag == "S") and type(raw) is str
+            ]
+        # What is left once the characters of a number are stripped must be nothing.
+        numeric = list(
+            compress(texts, map(operator.not_, map(str.strip, texts, repeat(_NUMBER_CHARACTERS))))
+        )
+        if set(map(operator.getitem, numeric, repeat(_FIRST))) <= _NUMBER_FIRST:
+            candidates = numeric
+        else:
+            candidates = [text for text in numeric if text[:1] in _NUMBER_FIRST]
+        if not candidates:
+            return
+        try:
+            numbers = list(map(Decimal, candidates))
+        except InvalidOperation:
+            for text in candidates:
+                _track_number(tally, text)
+            return
+        low, high = min(numbers), max(numbers)
+        if tally.number_min is None or low < tally.number_min:
+            tally.number_min = low
+        if tally.number_max is None or high > tally.number_max:
+            tally.number_max = high
 
     @staticmethod
     def _sample(tally: _AttributeTally, tag: str, raw: Any) -> None:
@@ -204,11 +299,6 @@ class TableProfiler:
         sample = _sample_text(raw)
         if sample not in tally.samples:
             tally.samples.append(sample)
-
-    def add_all(self, items: Iterable[SourceItem]) -> TableProfiler:
-        for item in items:
-            self.add(item)
-        return self
 
     def build(self) -> TableProfile:
         attributes = tuple(
@@ -241,6 +331,23 @@ class TableProfiler:
 def profile_table(table: str, items: Iterable[SourceItem]) -> TableProfile:
     """Profile all items of one table."""
     return TableProfiler(table).add_all(items).build()
+
+
+def _well_formed_tags(values: list[Any]) -> list[str] | None:
+    """The type tag of each value, or None unless every value is a one-tag object of a known type."""
+    if not values:
+        return []
+    first = values[0]
+    if type(first) is not dict or len(first) != 1 or set(map(type, values)) != {dict}:
+        return None
+    (tag,) = first
+    count = len(values)
+    if all(map(operator.contains, values, repeat(tag))) and sum(map(len, values)) == count:
+        return [tag] * count if tag in TYPE_NAMES else None  # every value holds just `tag`
+    if set(map(len, values)) != {1}:
+        return None
+    tags = list(map(next, map(iter, values)))
+    return tags if _TAG_SET.issuperset(tags) else None
 
 
 def _sample_text(raw: Any) -> str:

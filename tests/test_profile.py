@@ -52,3 +52,31 @@ def test_invalid_values_are_counted_not_fatal():
     profile = profile_table("t", items([{"id": {"S": "a"}, "x": {"FOO": "bar"}}]))
     assert profile.invalid_items == 1
     assert profile.attribute("x").types == {"invalid": 1}
+
+
+def test_batches_count_exactly_across_shapes_aliases_and_malformed_values():
+    rows = []
+    for n in range(2500):  # more than two profiling batches
+        row = {"id": {"S": f"i{n}"}, "qty": {"N": str(n)} if n % 2 else {"S": str(-n)}}
+        if n == 1700:
+            row["note"] = None  # JSON null, not a typed value
+        if n == 1800:
+            row["note"] = {"s": "lower-case tag"}
+        if n == 2400:
+            row["id"] = {"S": "i0"}  # repeats the first key
+        rows.append(row)
+    profile = profile_table("t", items(rows))
+    assert profile.items == 2500
+    assert [attribute.name for attribute in profile.attributes] == ["id", "qty", "note"]
+    identifier, quantity, note = profile.attributes
+    assert (identifier.present, identifier.types, identifier.unique) == (2500, {"S": 2500}, False)
+    assert quantity.types == {"N": 1250, "S": 1250}
+    assert (quantity.number_min, quantity.number_max) == (Decimal("-2498"), Decimal("2499"))
+    assert quantity.samples == ("0", "1", "-2")
+    assert (note.present, note.types, note.samples) == (
+        2,
+        {"S": 1, "invalid": 1},
+        ("null", "lower-case tag"),
+    )
+    assert profile.invalid_items == 1
+    assert profile.key_candidates == ("qty",)  # every (type, value) pair differs
