@@ -243,7 +243,10 @@ def _to_datetime(value: Any, converter: str, naive_timezone: str) -> dt.datetime
         ) from None
     if parsed.tzinfo is None:
         parsed = parsed.replace(tzinfo=_zone(naive_timezone))
-    return parsed.astimezone(dt.UTC)
+    try:
+        return parsed.astimezone(dt.UTC)
+    except OverflowError:  # 0001-01-01T00:00+01:00 is before the first instant Python has
+        raise ConversionError(f"{_short(value)} is out of range for a date and time") from None
 
 
 def _to_date(value: Any, converter: str, naive_timezone: str) -> dt.date:
