@@ -54,6 +54,7 @@ class _FieldPlan:
     label: str
     shortcut: Callable[[Any], Any] | None = None  # raw value → value, or SLOW
     attname: str = ""
+    converter: str = ""
 
 
 class RowCoercer:
@@ -122,6 +123,7 @@ class RowCoercer:
                     label=model_field.name,
                     shortcut=shortcut,
                     attname=model_field.attname,
+                    converter=item.converter,
                 )
             )
         self._mapped = {
@@ -140,6 +142,11 @@ class RowCoercer:
             if self._catch_all is None and all(plan.shortcut for plan in self._plans)
             else None
         )
+
+    @property
+    def field_plans(self) -> tuple[_FieldPlan, ...]:
+        """Each mapped attribute with its model field and converter (catch-all excluded)."""
+        return tuple(self._plans)
 
     @property
     def many_fields(self) -> list[models.ManyToManyField]:

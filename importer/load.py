@@ -1,17 +1,19 @@
 """Write one table's rows: batched, new rows created, changed rows updated, bad rows reported.
 
-Runs inside the run's one transaction (see importer/run.py). Foreign keys and many-to-many
-targets are checked before writing, because the database checks them only at commit, where one bad
-row would undo everything. A batch the database refuses is retried row by row in savepoints, so a
-bad row becomes a row problem instead of aborting the run (unless the error policy says abort).
-On PostgreSQL the classify-and-write steps go through COPY and set-based SQL (importer/pgcopy.py);
-everything before and after them (coercion, duplicate keys, references, reporting) is shared.
+Runs inside the run's one transaction (see importer/run.py). Repeated keys, foreign keys and
+many-to-many targets are checked before writing, because the database checks them only at commit,
+where one bad row would undo everything. A batch the database refuses is retried row by row in
+savepoints, so a bad row becomes a row problem instead of aborting the run (unless the error policy
+says abort). On PostgreSQL the checks, the classification and the writes are set-based SQL on a
+staging table (importer/pgcopy.py), and export lines can skip Python's per-value work through the
+fast lane (importer/encode.py); everywhere else they are ORM queries. Reporting is shared, in the
+same order on both paths.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Iterator
-from itertools import islice
+from collections.abc import Iterable, Iterator
+from itertools import repeat
 from typing import Any
 
 from django.db import DatabaseError, models, transaction
@@ -23,9 +25,12 @@ from .errors import ImportAborted
 from .mapping import ErrorPolicy
 from .observer import RunObserver
 from .outcomes import Outcome, RowProblem, RowResult, TableCounts
-from .pgcopy import StagedWriter, staged_writer_for
+from .pgcopy import FastRow, StagedRow, StagedWriter, staged_writer_for
 from .plan import PlannedRow, classify, fetch_existing
-from .sources import SourceItem, TableSource
+from .read import ItemLines
+from .sources import LineChunk, SourceItem, TableSource
+
+Entry = SourceItem | tuple[str, int, bytes]  # an item, or (file, line, raw) of an export line
 
 
 class TableLoader:
@@ -41,6 +46,7 @@ class TableLoader:
         using: str = "default",
         batch_size: int = 1000,
         fast: bool = True,
+        naive_timezone: str = "UTC",
     ) -> None:
         self.coercer = coercer
         self.source = source
@@ -54,36 +60,167 @@ class TableLoader:
         self._written = coercer.written_fields
         pk = self.model._meta.pk
         self._writes_pk = pk is not None and pk.attname in self._written
+        self._field_order = {name: index for index, name in enumerate(self._written)}
         # None: the generic path (any database, many-to-many fields, or fast=False).
         self.staged: StagedWriter | None = (
             staged_writer_for(self.model, coercer, mode=self.mapping.mode, using=using)
             if fast
             else None
         )
+        self.encoder = (
+            self.staged.line_encoder(coercer, naive_timezone=naive_timezone)
+            if self.staged is not None
+            else None
+        )
+        # Observers that only count new rows (the command line) are spared a RowResult each.
+        self._report_new = getattr(observer, "keeps_new_rows", True)
+        self._item_lines: dict[str, ItemLines] = {}
 
-    def load(self, items: Iterable[SourceItem]) -> None:
-        """Coerce, check, classify and write every item, batch by batch."""
-        iterator = iter(items)
-        batch_size = self.batch_size
-        self._seen = SeenKeys(using=self.using)
-        if self.staged is not None:
-            self.staged.open()
-            batch_size = max(batch_size, self.staged.batch_size)
-        while batch := list(islice(iterator, batch_size)):
-            self._load_batch(batch)
-        self._seen.drop()
-        if self.staged is not None:
-            self.staged.close()
+    @property
+    def reads_lines(self) -> bool:
+        """Whether `load` takes export lines as LineChunks (the fast lane), not only items."""
+        return self.encoder is not None
 
-    def _load_batch(self, items: list[SourceItem]) -> None:
+    def load(self, entries: Iterable[SourceItem | LineChunk]) -> None:
+        """Coerce, check, classify and write every item (or export line), batch by batch."""
+        if self.staged is None:
+            self._seen = SeenKeys(using=self.using)
+            for batch in _batches(entries, self.batch_size):
+                self._load_batch(batch)
+            self._seen.drop()
+            return
+        self.staged.open()
+        for batch in _batches(entries, max(self.batch_size, self.staged.batch_size)):
+            self._load_staged_batch(batch)
+        self.staged.close()
+
+    def _load_batch(self, entries: list[Entry]) -> None:
+        items = [self._item(entry) for entry in entries]
         rows = self._new_keys([self.coercer.coerce(item) for item in items])
         rows = self._check_references(rows)
-        planned = self.staged.plan(rows) if self.staged is not None else None
-        if planned is not None:
-            self._report(self._write(planned, self.staged.write))  # type: ignore[union-attr]
-        else:
-            self._report(self._write(self._plan(rows)))
+        self._report(self._write(self._plan(rows)))
         self.observer.batch_done(self.source, self.counts)
+
+    def _load_staged_batch(self, entries: list[Entry]) -> None:
+        staged = self.staged
+        assert staged is not None
+        encode = self.encoder.encode if self.encoder is not None else None
+        results: list[StagedRow | RowFailure] = []
+        for entry in entries:
+            if type(entry) is tuple:
+                file, line, raw = entry
+                encoded = encode(raw) if encode is not None else None
+                if encoded is not None:
+                    item, values = encoded
+                    results.append(FastRow(item, values, file, line, raw, self.encoder))
+                    continue
+                for item in self._lines(file).items(line, raw):
+                    results.append(self.coercer.coerce(item))
+            else:
+                results.append(self.coercer.coerce(entry))
+        rows = [result for result in results if not isinstance(result, RowFailure)]
+        found = staged.stage(rows)  # type: ignore[arg-type]
+        # Report as the generic path does: failed items and repeated keys in item order, then
+        # missing references, then what was written.
+        kept: list[tuple[int, StagedRow]] = []
+        number = 0
+        for result in results:
+            self.counts.read += 1
+            if isinstance(result, RowFailure):
+                self._fail(result.item_key, result.file, result.line, result.problems)
+                continue
+            first = found.duplicates.get(number)
+            if first is not None:
+                origin = f"{staged.file_name(first[0])}, line {first[1]}"
+                self._fail_row(result, f"duplicate key {result.item_key} (first seen at {origin})")
+            else:
+                kept.append((number, result))
+            number += 1
+        clean: list[StagedRow] = []
+        for number, row in kept:
+            missing = found.missing.get(number)
+            if missing is None:
+                clean.append(row)
+                continue
+            problems = tuple(
+                self._problem(
+                    row,
+                    f"{model_field.related_model._meta.verbose_name} {value!r} does not exist",
+                    attribute=self._attribute_of(model_field.name),
+                    field=model_field.name,
+                    raw_value=str(value),
+                )
+                for model_field, value in sorted(
+                    missing, key=lambda pair: self._field_order[pair[0].attname]
+                )
+            )
+            self._fail(row.item_key, row.file, row.line, problems)
+        refused = {id(row): found.refused[n] for n, row in kept if n in found.refused}
+        planned = staged.plan([row for row in clean if id(row) not in refused], self._coerced)
+        if refused:  # the refused rows take their place, as rows to insert
+            by_row = {id(entry.row): entry for entry in planned}
+            planned = [
+                by_row.get(id(row)) or PlannedRow(row=row, outcome=Outcome.NEW)  # type: ignore[arg-type]
+                for row in clean
+            ]
+        self._report(self._write_staged(planned, refused))
+        self.observer.batch_done(self.source, self.counts)
+
+    def _write_staged(
+        self, planned: list[PlannedRow], refused: dict[int, str]
+    ) -> Iterator[PlannedRow]:
+        """Write a staged batch in a savepoint; refused rows fail where the generic path fails them."""
+        staged = self.staged
+        assert staged is not None
+        to_write = [entry for entry in planned if entry.outcome in (Outcome.NEW, Outcome.UPDATED)]
+        writable = [entry for entry in to_write if id(entry.row) not in refused]
+        try:
+            with transaction.atomic(using=self.using):
+                staged.write(writable)
+        except DatabaseError:
+            for entry in to_write:
+                entry.row = self._coerced(entry.row)  # type: ignore[arg-type]
+            yield from self._write_row_by_row(planned, to_write)
+            return
+        if any(entry.outcome == Outcome.NEW for entry in writable):
+            self.wrote_primary_keys = self.wrote_primary_keys or self._writes_pk
+        if not refused:
+            yield from planned
+            return
+        # As the generic path reports a batch the database refused: the rows it did not mean
+        # to write first, then the others in order, each refused row failing in its place.
+        yield from (
+            entry for entry in planned if entry.outcome not in (Outcome.NEW, Outcome.UPDATED)
+        )
+        for entry in to_write:
+            reason = refused.get(id(entry.row))
+            if reason is not None:
+                self._fail_row(entry.row, f"the database refused the row: {reason}")
+                continue
+            yield entry
+
+    def _item(self, entry: Entry) -> SourceItem:
+        if type(entry) is tuple:
+            file, line, raw = entry
+            (item,) = self._lines(file).items(line, raw)
+            return item
+        return entry  # type: ignore[return-value]
+
+    def _lines(self, file: str) -> ItemLines:
+        parser = self._item_lines.get(file)
+        if parser is None:
+            parser = self._item_lines[file] = ItemLines(file)
+        return parser
+
+    def _coerced(self, row: StagedRow) -> CoercedRow:
+        """The coercer's row for a fast-lane row (for diffs and the ORM's row-by-row writes)."""
+        if isinstance(row, CoercedRow):
+            return row
+        (item,) = self._lines(row.file).items(row.line, row.raw)
+        coerced = self.coercer.coerce(item)
+        if not isinstance(coerced, CoercedRow):  # the lane took a line the coercer refuses
+            raise AssertionError(f"fast lane and coercer disagree on {row.file}, line {row.line}")
+        return coerced
 
     def _new_keys(self, results: list[CoercedRow | RowFailure]) -> list[CoercedRow]:
         """Report failed items and repeated keys (in item order); return the rows to go on."""
@@ -120,9 +257,12 @@ class TableLoader:
         )
 
     def _report(self, written: Iterator[PlannedRow]) -> None:
+        report_new = self._report_new
         for entry in written:
             self.counts.add(entry.outcome)
-            if entry.outcome == Outcome.UNCHANGED:
+            if entry.outcome == Outcome.UNCHANGED or (
+                entry.outcome == Outcome.NEW and not report_new
+            ):
                 continue
             diff = dict(entry.diff)
             diff.update({name: (old, new) for name, (old, new) in entry.many_diff.items()})
@@ -208,35 +348,32 @@ class TableLoader:
                 current.setdefault(key, {})[model_field.name] = values
         return current
 
-    def _write(
-        self,
-        planned: list[PlannedRow],
-        write_batch: Callable[[list[PlannedRow]], None] | None = None,
-    ) -> Iterator[PlannedRow]:
+    def _write(self, planned: list[PlannedRow]) -> Iterator[PlannedRow]:
         """Write a batch in a savepoint; if the database refuses it, retry row by row."""
         to_write = [entry for entry in planned if entry.outcome in (Outcome.NEW, Outcome.UPDATED)]
         try:
             with transaction.atomic(using=self.using):
-                (write_batch or self._write_rows)(to_write)
-                if write_batch is not None and any(e.outcome == Outcome.NEW for e in to_write):
-                    self.wrote_primary_keys = self.wrote_primary_keys or self._writes_pk
+                self._write_rows(to_write)
         except DatabaseError:
-            yield from (
-                entry for entry in planned if entry.outcome not in (Outcome.NEW, Outcome.UPDATED)
-            )
-            for entry in to_write:
-                try:
-                    with transaction.atomic(using=self.using):
-                        self._write_rows([entry])
-                except DatabaseError as error:
-                    message = (
-                        str(error).strip().splitlines()[0] if str(error).strip() else repr(error)
-                    )
-                    self._fail_row(entry.row, f"the database refused the row: {message}")
-                    continue
-                yield entry
+            yield from self._write_row_by_row(planned, to_write)
             return
         yield from planned
+
+    def _write_row_by_row(
+        self, planned: list[PlannedRow], to_write: list[PlannedRow]
+    ) -> Iterator[PlannedRow]:
+        yield from (
+            entry for entry in planned if entry.outcome not in (Outcome.NEW, Outcome.UPDATED)
+        )
+        for entry in to_write:
+            try:
+                with transaction.atomic(using=self.using):
+                    self._write_rows([entry])
+            except DatabaseError as error:
+                message = str(error).strip().splitlines()[0] if str(error).strip() else repr(error)
+                self._fail_row(entry.row, f"the database refused the row: {message}")
+                continue
+            yield entry
 
     def _write_rows(self, entries: list[PlannedRow]) -> None:
         manager = self.model._base_manager.using(self.using)
@@ -313,3 +450,29 @@ class TableLoader:
                 f"import aborted at table {self.mapping.table}, {where} (item {item_key or '?'}): "
                 f"{detail}{first.message}"
             )
+
+
+def _batches(entries: Iterable[SourceItem | LineChunk], size: int) -> Iterator[list[Entry]]:
+    """Cut items and export lines into batches of `size` (a LineChunk may be cut in two)."""
+    batch: list[Entry] = []
+    for entry in entries:
+        if type(entry) is not LineChunk:
+            batch.append(entry)  # type: ignore[arg-type]
+            if len(batch) >= size:
+                yield batch
+                batch = []
+            continue
+        lines, numbers, start = entry.lines, entry.numbers, 0
+        while start < len(lines):
+            part = lines[start : start + size - len(batch)]
+            if numbers is None:
+                at: Iterable[int] = range(entry.first + start, entry.first + start + len(part))
+            else:
+                at = numbers[start : start + len(part)]
+            batch.extend(zip(repeat(entry.file), at, part))
+            start += len(part)
+            if len(batch) >= size:
+                yield batch
+                batch = []
+    if batch:
+        yield batch

@@ -13,10 +13,13 @@ if TYPE_CHECKING:
 class RunObserver(Protocol):
     """Callbacks of one run, in order: per table started → files → batches → finished.
 
-    `row` is called for every row that is new, updated, skipped or in error; unchanged rows are
-    only counted (in the counts `batch_done` and `table_finished` receive), so a re-import of
-    millions of unchanged rows costs the observer nothing per row.
+    `row` is called for every row that is updated, skipped or in error, and for every new row
+    when `keeps_new_rows` is true; unchanged rows (and new rows otherwise) are only counted (in
+    the counts `batch_done` and `table_finished` receive), so a fresh import or a re-import of
+    millions of rows costs the observer nothing per row.
     """
+
+    keeps_new_rows: bool
 
     def table_started(self, table: TableSource, *, target: str, total_items: int) -> None: ...
     def file_started(self, table: TableSource, data_file: DataFile) -> None: ...
@@ -29,6 +32,8 @@ class RunObserver(Protocol):
 
 class SilentObserver:
     """An observer that ignores everything (for callers that only want the final report)."""
+
+    keeps_new_rows = False
 
     def table_started(self, table: TableSource, *, target: str, total_items: int) -> None:
         pass

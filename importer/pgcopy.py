@@ -1,26 +1,34 @@
-"""PostgreSQL's fast path for one table: COPY each batch into a staging table, classify and write in SQL.
+"""PostgreSQL's staged path for one table: COPY each batch into a staging table, then decide in SQL.
 
-Per batch: the coerced rows go through psycopg's COPY into a temporary table shaped like the
-written columns; one join against the target says which rows are new, which match an existing
-row (and, in upsert mode, whether any written column IS DISTINCT FROM it); then one
-`INSERT ... SELECT` writes the new rows and one `UPDATE ... FROM` the changed ones. Python only
-looks again at the rows SQL found changed: it loads those instances through the ORM and diffs them
-with `plan.classify`, so old → new values are exactly the generic path's. The loader keeps what is
-shared (coercion, duplicate keys, references, savepoint and row-by-row fallback, reporting);
-tables with many-to-many fields, multi-table inheritance or generated columns take the generic
-path (see `staged_writer_for`).
+Per batch every row that coerced goes through COPY into a temporary table shaped like the written
+columns, tagged with its place in the batch (`_n`) and its origin (`_f` file, `_l` line). Then, set
+by set: a temporary table of the keys seen so far in the run says which rows repeat an earlier
+key; an anti-join per foreign key says which rows name a row that does not exist; one join
+against the target says which rows are new and which match an existing row (and, in upsert mode,
+whether a written column IS DISTINCT FROM it); one `INSERT ... SELECT` writes the new rows and one
+`UPDATE ... FROM` the changed ones. Python looks again only at the rows SQL found changed, through
+the ORM, so old → new values are exactly the generic path's.
+
+Rows come two ways: lines of an export file the LineEncoder turned straight into COPY text (the
+fast lane, importer/encode.py), and rows the RowCoercer made (everything else), written with
+psycopg's own adaptation. Tables with many-to-many fields, multi-table inheritance, generated
+columns or a nullable key field take the generic path (see `staged_writer_for`).
 """
 
 from __future__ import annotations
 
 import itertools
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
 from typing import Any
 
-from django.db import DatabaseError, connections, models, transaction
+import psycopg
+from django.db import connections, models
 from django.utils import timezone
 
 from .coerce import CoercedRow, RowCoercer
+from .encode import LineEncoder
+from .errors import ImporterError
 from .mapping import Mode
 from .outcomes import Outcome
 from .plan import PlannedRow, classify, index_by_key
@@ -57,10 +65,41 @@ _PASS_THROUGH: frozenset[type[models.Field]] = frozenset(
 _names = itertools.count(1)
 
 
+@dataclass(slots=True, eq=False)
+class FastRow:
+    """A row the fast lane encoded: its COPY text values, and where it came from."""
+
+    item: Any  # the decoded (msgspec) item, for its key
+    values: list[str]
+    file: str
+    line: int
+    raw: bytes  # the export line, for the generic path when SQL finds the row changed
+    encoder: LineEncoder = field(repr=False)
+    _item_key: str | None = None
+
+    @property
+    def item_key(self) -> str:
+        if self._item_key is None:
+            self._item_key = self.encoder.item_key(self.item)
+        return self._item_key
+
+
+StagedRow = CoercedRow | FastRow
+
+
+@dataclass(slots=True)
+class StagedBatch:
+    """What SQL found about one staged batch (row numbers are places in the batch)."""
+
+    refused: dict[int, str] = field(default_factory=dict)  # could not be staged: why
+    duplicates: dict[int, tuple[int, int]] = field(default_factory=dict)  # → first (_f, _l)
+    missing: dict[int, list[tuple[models.ForeignKey, Any]]] = field(default_factory=dict)
+
+
 def staged_writer_for(
     model: type[models.Model], coercer: RowCoercer, *, mode: str, using: str
 ) -> StagedWriter | None:
-    """Return a StagedWriter when the fast path can write this table exactly, else None."""
+    """Return a StagedWriter when the staged path can write this table exactly, else None."""
     connection = connections[using]
     if connection.vendor != "postgresql" or coercer.many_fields:
         return None
@@ -72,8 +111,8 @@ def staged_writer_for(
     if any(name not in local or getattr(local[name], "generated", False) for name in written):
         return None
     key_columns = [meta.get_field(name) for name in coercer.key_fields]
-    if any(model_field.attname not in local for model_field in key_columns):
-        return None
+    if any(model_field.attname not in local or model_field.null for model_field in key_columns):
+        return None  # repeated keys are found by a primary key on the key columns
     # Fields the mapping does not write still get their value on insert, as Model(**values)
     # + bulk_create would give them: auto_now(_add) timestamps, Python defaults, else NULL.
     pk = meta.pk
@@ -95,7 +134,7 @@ def staged_writer_for(
 
 
 class StagedWriter:
-    """Plan and write batches of one table's rows through a temporary staging table."""
+    """Stage, check, plan and write batches of one table's rows through temporary tables."""
 
     batch_size = ROWS_PER_COPY
 
@@ -118,10 +157,15 @@ class StagedWriter:
         quote = connection.ops.quote_name
         self._quote = quote
         self._target = quote(model._meta.db_table)
-        self._stage = quote(f"importer_stage_{next(_names)}")
+        serial = next(_names)
+        self._stage = quote(f"importer_stage_{serial}")
+        self._seen = quote(f"importer_seen_{serial}")
         self._columns = [quote(model_field.column) for model_field in fields]
-        self.defaults = defaults
-        self._default_columns = [quote(model_field.column) for model_field in defaults]
+        # Defaults that differ per row (a callable: uuid4, a counter...) are staged with each
+        # row; the others (constants, auto_now, NULL) are one parameter of the INSERT.
+        self._per_row = [f for f in defaults if f.has_default() and callable(f.default)]
+        self._per_batch = [f for f in defaults if f not in self._per_row]
+        self._per_row_columns = [quote(model_field.column) for model_field in self._per_row]
         self._prepare: list[Callable[[Any], Any] | None] = [
             None if _passes_through(model_field) else _preparer(model_field, connection)
             for model_field in fields
@@ -130,102 +174,179 @@ class StagedWriter:
         assert pk is not None
         self._pk = quote(pk.column)
         self._pk_type = pk.rel_db_type(connection)
-        key_columns = [quote(model._meta.get_field(name).column) for name in self.key_fields]
-        self._join = " AND ".join(f"t.{column} = s.{column}" for column in key_columns)
-        self._rows: list[CoercedRow] = []
-        self._target_was_empty = False
+        self._key_model_fields = [model._meta.get_field(name) for name in self.key_fields]
+        self._key_columns = [quote(model_field.column) for model_field in self._key_model_fields]
+        self._join = " AND ".join(f"t.{column} = s.{column}" for column in self._key_columns)
+        self._references = [
+            model_field
+            for model_field in fields
+            if isinstance(model_field, models.ForeignKey) and model_field.db_constraint
+        ]
+        self._rows: list[StagedRow] = []
         self._position: dict[int, int] = {}
+        self._files: dict[str, int] = {}
+        self._target_was_empty = False
+
+    def line_encoder(self, coercer: RowCoercer, *, naive_timezone: str) -> LineEncoder | None:
+        """The fast lane for this table's export lines, if every written field has one."""
+        if self._per_row:
+            return None
+        return LineEncoder.build(
+            coercer, columns=self.fields, naive_timezone=naive_timezone, using=self.using
+        )
 
     def open(self) -> None:
-        """Create the staging table (dropped at the end of the table, or at commit/rollback)."""
+        """Create the staging and seen-keys tables (dropped at the end, or at commit/rollback)."""
         connection = connections[self.using]
+        staged = [*self.fields, *self._per_row]
         columns = ", ".join(
-            f"{column} {model_field.db_type(connection)}"
-            for column, model_field in zip(
-                [*self._columns, *self._default_columns],
-                [*self.fields, *self.defaults],
-                strict=True,
-            )
+            f"{self._quote(model_field.column)} {model_field.db_type(connection)}"
+            for model_field in staged
+        )
+        keys = ", ".join(
+            f"{column} {model_field.db_type(connection)} NOT NULL"
+            for column, model_field in zip(self._key_columns, self._key_model_fields, strict=True)
         )
         with connection.cursor() as cursor:
             cursor.execute(
-                f"CREATE TEMPORARY TABLE {self._stage} (_n integer NOT NULL, {columns}) "
+                f"CREATE TEMPORARY TABLE {self._stage} "
+                f"(_n integer NOT NULL, _f integer NOT NULL, _l integer NOT NULL, {columns}) "
                 "ON COMMIT DROP"
             )
+            cursor.execute(
+                f"CREATE TEMPORARY TABLE {self._seen} "
+                f"({keys}, _f integer NOT NULL, _l integer NOT NULL, "
+                f"PRIMARY KEY ({', '.join(self._key_columns)})) ON COMMIT DROP"
+            )
             # An empty target can only match rows written earlier in this run, and their keys
-            # are refused as duplicates before staging: no batch needs the join then.
+            # are refused as repeated before the match: no batch needs the join then.
             cursor.execute(f"SELECT EXISTS (SELECT 1 FROM {self._target})")
             self._target_was_empty = not cursor.fetchone()[0]
 
     def close(self) -> None:
         with connections[self.using].cursor() as cursor:
-            cursor.execute(f"DROP TABLE IF EXISTS {self._stage}")
+            cursor.execute(f"DROP TABLE IF EXISTS {self._stage}, {self._seen}")
 
-    def plan(self, rows: list[CoercedRow]) -> list[PlannedRow] | None:
-        """Stage `rows` and give each its outcome, with the generic path's diffs.
+    def file_name(self, number: int) -> str:
+        """The file a staged `_f` number stands for."""
+        return next(name for name, index in self._files.items() if index == number)
 
-        Return None when a value cannot be staged (e.g. a NUL character in text): the loader
-        then takes the generic path for this batch, which finds and reports the row.
+    # --- one batch ---------------------------------------------------------------------------
+
+    def stage(self, rows: list[StagedRow]) -> StagedBatch:
+        """COPY `rows` into the staging table; find repeated keys and missing references.
+
+        A value psycopg cannot send (text with a NUL character) refuses only its row. Found
+        rows are taken out of the staging table, so `plan` and `write` see only the rest.
         """
         self._rows = rows
         self._position = {id(row): number for number, row in enumerate(rows)}
+        found = StagedBatch()
+        if not rows:
+            return found
+        connection = connections[self.using]
+        try:
+            with connection.cursor() as cursor:
+                cursor.execute(f"TRUNCATE {self._stage}")
+                found.refused = self._copy(cursor.cursor, rows)
+                staged = len(rows) - len(found.refused)
+                keys = ", ".join(self._key_columns)
+                cursor.execute(
+                    f"INSERT INTO {self._seen} ({keys}, _f, _l) "
+                    f"SELECT {keys}, _f, _l FROM {self._stage} ORDER BY _n ON CONFLICT DO NOTHING"
+                )
+                if cursor.rowcount != staged:
+                    join = " AND ".join(f"k.{column} = s.{column}" for column in self._key_columns)
+                    cursor.execute(
+                        f"SELECT s._n, k._f, k._l FROM {self._stage} AS s "
+                        f"JOIN {self._seen} AS k ON {join} "
+                        "WHERE (k._f, k._l) <> (s._f, s._l) ORDER BY s._n"
+                    )
+                    found.duplicates = {n: (f, line) for n, f, line in cursor.fetchall()}
+                    self._drop(cursor, list(found.duplicates))
+                for model_field in self._references:
+                    column = self._quote(model_field.column)
+                    related = model_field.related_model._meta
+                    cursor.execute(
+                        f"SELECT s._n, s.{column} FROM {self._stage} AS s "
+                        f"WHERE s.{column} IS NOT NULL AND NOT EXISTS (SELECT 1 FROM "
+                        f"{self._quote(related.db_table)} AS r "
+                        f"WHERE r.{self._quote(model_field.target_field.column)} = s.{column}) "
+                        "ORDER BY s._n"
+                    )
+                    for number, value in cursor.fetchall():
+                        found.missing.setdefault(number, []).append((model_field, value))
+                self._drop(cursor, list(found.missing))
+        except (psycopg.Error, connection.Database.Error) as error:
+            # The server refused the staged rows as a whole: an unexpected value or type. The
+            # table stops (its savepoint is rolled back); the message says what the server said.
+            message = str(error).strip().splitlines()[0] if str(error).strip() else repr(error)
+            raise ImporterError(f"the database refused the staged rows: {message}") from None
+        return found
+
+    def plan(
+        self, rows: list[StagedRow], coerce: Callable[[FastRow], CoercedRow]
+    ) -> list[PlannedRow]:
+        """Give each staged row (none of them refused, repeated or missing a reference) its outcome.
+
+        `coerce` turns a fast-lane row into the coercer's row, for the rows SQL found changed:
+        their diffs are the generic path's.
+        """
         if not rows:
             return []
-        try:
-            with transaction.atomic(using=self.using):
-                self._copy(rows)
-        except (DatabaseError, connections[self.using].Database.Error):
-            return None  # the raw psycopg cursor's errors are not wrapped by Django
-        if self.mode == Mode.REPLACE:
+        if self.mode == Mode.REPLACE or self._target_was_empty:
             return [PlannedRow(row=row, outcome=Outcome.NEW) for row in rows]
-        matched = {} if self._target_was_empty else self._match()
-        changed = [(number, pk) for number, (pk, differs) in matched.items() if differs]
-        instances = self._instances([pk for _, pk in changed])
-        rediffed = {
-            number: entry
-            for (number, _), entry in zip(
-                changed,
-                classify(
-                    [rows[number] for number, _ in changed],
-                    index_by_key(self.model, self.key_fields, instances),
-                    model=self.model,
-                    key_fields=self.key_fields,
-                    mode=self.mode,
-                ),
-                strict=True,
-            )
-        }
+        matched = self._match()
         planned = []
-        for number, row in enumerate(rows):
+        changed: list[tuple[int, CoercedRow, Any]] = []
+        for index, row in enumerate(rows):
+            number = self._position[id(row)]
             if number not in matched:
                 planned.append(PlannedRow(row=row, outcome=Outcome.NEW))
             elif self.mode == Mode.INSERT:
                 planned.append(PlannedRow(row=row, outcome=Outcome.SKIPPED))
-            elif number in rediffed:
-                planned.append(rediffed[number])
             else:
+                pk, differs = matched[number]
                 planned.append(PlannedRow(row=row, outcome=Outcome.UNCHANGED))
+                if differs:
+                    coerced = row if isinstance(row, CoercedRow) else coerce(row)
+                    changed.append((index, coerced, pk))
+        if changed:
+            instances = self._instances([pk for _, _, pk in changed])
+            rediffed = classify(
+                [coerced for _, coerced, _ in changed],
+                index_by_key(self.model, self.key_fields, instances),
+                model=self.model,
+                key_fields=self.key_fields,
+                mode=self.mode,
+            )
+            for (index, _, _), entry in zip(changed, rediffed, strict=True):
+                entry.row = rows[index]  # keep the staged row: its place in the batch
+                planned[index] = entry
         return planned
 
     def write(self, entries: list[PlannedRow]) -> None:
         """Write the planned new and updated rows of the staged batch, set-based."""
         new = [self._position[id(entry.row)] for entry in entries if entry.outcome == Outcome.NEW]
         updated = [entry for entry in entries if entry.outcome == Outcome.UPDATED and entry.diff]
-        columns = ", ".join([*self._columns, *self._default_columns])
         with connections[self.using].cursor() as cursor:
             if new:
-                if len(new) == len(self._rows):
-                    cursor.execute(
-                        f"INSERT INTO {self._target} ({columns}) "
-                        f"SELECT {columns} FROM {self._stage} ORDER BY _n"
+                names = [*self._columns, *self._per_row_columns]
+                defaults = self._batch_defaults()
+                columns = ", ".join([*names, *[self._quote(f.column) for f in self._per_batch]])
+                values = ", ".join([*[f"s.{name}" for name in names], *["%s"] * len(defaults)])
+                cursor.execute(
+                    f"INSERT INTO {self._target} ({columns}) SELECT {values} "
+                    f"FROM {self._stage} AS s "
+                    # a join, not `_n = ANY(%s)`: that scans the array once per staged row
+                    + (
+                        ""
+                        if len(new) == len(self._rows)
+                        else "JOIN unnest(%s::integer[]) AS u(n) ON s._n = u.n "
                     )
-                else:  # a join, not `_n = ANY(%s)`: that scans the array once per staged row
-                    cursor.execute(
-                        f"INSERT INTO {self._target} ({columns}) "
-                        f"SELECT {columns} FROM {self._stage} "
-                        "JOIN unnest(%s::integer[]) AS u(n) ON _n = u.n ORDER BY _n",
-                        [new],
-                    )
+                    + "ORDER BY s._n",
+                    [*defaults] if len(new) == len(self._rows) else [*defaults, new],
+                )
             if updated:
                 # Like bulk_update: the fields changed in any row of the batch, for every row.
                 changed = {
@@ -245,52 +366,57 @@ class StagedWriter:
                     [numbers, pks],
                 )
 
-    def _copy(self, rows: list[CoercedRow]) -> None:
-        prepare = list(zip(self.fields, self._prepare, strict=True))
-        attnames = [model_field.attname for model_field in self.fields]
-        with connections[self.using].cursor() as cursor:
-            cursor.execute(f"TRUNCATE {self._stage}")
-            columns = ", ".join(["_n", *self._columns, *self._default_columns])
-            with cursor.cursor.copy(f"COPY {self._stage} ({columns}) FROM STDIN") as copy:
-                if self.defaults:
-                    for number, row in enumerate(rows):
-                        values = row.values
-                        copy.write_row(
-                            (
-                                number,
-                                *[
-                                    values[model_field.attname]
-                                    if function is None
-                                    else function(values[model_field.attname])
-                                    for model_field, function in prepare
-                                ],
-                                *self._default_values(),
-                            )
-                        )
-                    return
-                if all(function is None for _, function in prepare):
-                    for number, row in enumerate(rows):
-                        values = row.values
-                        copy.write_row((number, *[values[name] for name in attnames]))
-                    return
-                for number, row in enumerate(rows):
-                    values = row.values
-                    copy.write_row(
-                        (
-                            number,
-                            *[
-                                values[model_field.attname]
-                                if function is None
-                                else function(values[model_field.attname])
-                                for model_field, function in prepare
-                            ],
-                        )
-                    )
+    # --- helpers -----------------------------------------------------------------------------
 
-    def _default_values(self) -> list[Any]:
+    def _copy(self, cursor: psycopg.Cursor[Any], rows: list[StagedRow]) -> dict[int, str]:
+        """Send the rows; return those psycopg refused to send (row number → why)."""
+        prepare = list(zip(self.fields, self._prepare, strict=True))
+        plain = all(function is None for function in self._prepare) and not self._per_row
+        attnames = [model_field.attname for model_field in self.fields]
+        files = self._files
+        refused: dict[int, str] = {}
+        lines: list[str] = []
+        columns = ", ".join(["_n", "_f", "_l", *self._columns, *self._per_row_columns])
+        with cursor.copy(f"COPY {self._stage} ({columns}) FROM STDIN") as copy:
+            for number, row in enumerate(rows):
+                file = files.get(row.file)
+                if file is None:
+                    file = files[row.file] = len(files)
+                if type(row) is FastRow:
+                    lines.append("\t".join([str(number), str(file), str(row.line), *row.values]))
+                    continue
+                values = row.values
+                if plain:
+                    staged = [values[name] for name in attnames]
+                else:
+                    staged = [
+                        values[model_field.attname]
+                        if function is None
+                        else function(values[model_field.attname])
+                        for model_field, function in prepare
+                    ]
+                    staged.extend(self._row_defaults())
+                try:
+                    copy.write_row((number, file, row.line, *staged))
+                except psycopg.DataError as error:  # raised before anything is sent
+                    refused[number] = str(error).strip().splitlines()[0]
+            if lines:
+                lines.append("")
+                copy.write("\n".join(lines))
+        return refused
+
+    def _drop(self, cursor: Any, numbers: list[int]) -> None:
+        if numbers:
+            cursor.execute(f"DELETE FROM {self._stage} WHERE _n = ANY(%s::integer[])", [numbers])
+
+    def _row_defaults(self) -> list[Any]:
+        connection = connections[self.using]
+        return [f.get_db_prep_save(f.get_default(), connection) for f in self._per_row]
+
+    def _batch_defaults(self) -> list[Any]:
         connection = connections[self.using]
         values = []
-        for model_field in self.defaults:
+        for model_field in self._per_batch:
             if getattr(model_field, "auto_now", False) or getattr(
                 model_field, "auto_now_add", False
             ):

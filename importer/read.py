@@ -15,7 +15,8 @@ import re
 import zipfile
 import zlib
 from collections.abc import Iterator
-from itertools import chain
+from contextlib import contextmanager
+from itertools import chain, islice
 from typing import Any, BinaryIO
 
 import orjson
@@ -60,6 +61,114 @@ def iter_items(
 ) -> Iterator[SourceItem]:
     """Yield the file's items in order; raise ReadError (naming file and line) on bad input."""
     path = data_file.path
+    with _open_content(tree, data_file, max_decompressed_bytes) as chunks:
+        yield from _items(chunks, path, max_line_bytes)
+
+
+def iter_line_chunks(
+    tree: SourceTree,
+    data_file: DataFile,
+    *,
+    max_line_bytes: int = MAX_LINE_BYTES,
+    max_decompressed_bytes: int = MAX_FILE_DECOMPRESSED_BYTES,
+) -> Iterator[tuple[int, list[bytes]]] | None:
+    """The raw lines of a file of export lines ({"Item": ...} per line), in chunks; else None.
+
+    Each chunk is (number of its first line, its lines); blank lines are kept, so the n-th line
+    of a chunk is line `first + n`. Items are left for the caller to decode (a fast decoder that
+    can hand any line it cannot take to `ItemLines.items`). Files of another shape give None:
+    read them with `iter_items`.
+    """
+    with _open_content(tree, data_file, max_decompressed_bytes) as chunks:
+        head, ended = _lookahead(chunks, data_file.path, max_line_bytes)
+        if _sniff(head, ended, data_file.path) != "item-lines":
+            return None
+    return _line_chunks_of(tree, data_file, max_line_bytes, max_decompressed_bytes)
+
+
+def iter_attribute_batches(
+    tree: SourceTree,
+    data_file: DataFile,
+    *,
+    batch_size: int,
+    max_line_bytes: int = MAX_LINE_BYTES,
+    max_decompressed_bytes: int = MAX_FILE_DECOMPRESSED_BYTES,
+) -> Iterator[list[dict[str, Any]]]:
+    """Yield the file's items' attribute maps in lists of up to `batch_size` (for profiling).
+
+    The same items as `iter_items`, and the same ReadErrors, without an origin on each.
+    """
+    lines = iter_line_chunks(
+        tree,
+        data_file,
+        max_line_bytes=max_line_bytes,
+        max_decompressed_bytes=max_decompressed_bytes,
+    )
+    batch: list[dict[str, Any]] = []
+    if lines is None:
+        items = iter_items(
+            tree,
+            data_file,
+            max_line_bytes=max_line_bytes,
+            max_decompressed_bytes=max_decompressed_bytes,
+        )
+        while batch := [item.attributes for item in islice(items, batch_size)]:
+            yield batch
+        return
+    parser = ItemLines(data_file.path)
+    loads = orjson.loads
+    for first, chunk in lines:
+        for number, line in enumerate(chunk, first):
+            try:
+                value = loads(line)
+                attributes = value["Item"]
+                if type(attributes) is not dict:
+                    raise TypeError
+            except (orjson.JSONDecodeError, KeyError, TypeError):
+                batch.extend(item.attributes for item in parser.items(number, line))
+            else:
+                batch.append(attributes)
+        if len(batch) >= batch_size:
+            yield batch
+            batch = []
+    if batch:
+        yield batch
+
+
+class ItemLines:
+    """The one-line-at-a-time reading of a file of export lines, with the file's shape rules."""
+
+    def __init__(self, path: str) -> None:
+        self.path = path
+        self._shape = _Shape(path)
+        self._shape.kind = "item"
+
+    def items(self, number: int, line: bytes) -> Iterator[SourceItem]:
+        """The items of one line (none for a blank line); ReadError for a line that is wrong."""
+        if not line.strip():
+            return iter(())
+        try:
+            value = _parse_json(line)
+        except _InvalidJSON as err:
+            raise ReadError(f"invalid JSON: {err}", file=self.path, line=number) from err
+        return self._shape.items(value, number)
+
+
+def _line_chunks_of(
+    tree: SourceTree, data_file: DataFile, max_line_bytes: int, max_decompressed_bytes: int
+) -> Iterator[tuple[int, list[bytes]]]:
+    with _open_content(tree, data_file, max_decompressed_bytes) as chunks:
+        head, _ = _lookahead(chunks, data_file.path, max_line_bytes)
+        head = head.removeprefix(codecs.BOM_UTF8)
+        yield from _line_chunks(chain([head], chunks), data_file.path, max_line_bytes)
+
+
+@contextmanager
+def _open_content(
+    tree: SourceTree, data_file: DataFile, max_decompressed_bytes: int
+) -> Iterator[Iterator[bytes]]:
+    """Open a data file (gunzipped if it is gzip) as chunks of its content, within the budget."""
+    path = data_file.path
     if data_file.missing:
         raise ReadError(f"listed in the manifest but missing from {tree.label}", file=path)
     if path.endswith((".ion", ".ion.gz")):
@@ -72,7 +181,7 @@ def iter_items(
         raise ReadError(f"cannot be read ({err})", file=path) from err
     with stream:
         source = gzip.GzipFile(fileobj=stream, mode="rb") if is_gzip else stream
-        yield from _items(_content(source, max_decompressed_bytes), path, max_line_bytes)
+        yield _content(source, max_decompressed_bytes)
 
 
 def count_items(
@@ -147,27 +256,46 @@ def _content(source: BinaryIO | gzip.GzipFile, budget: int) -> Iterator[bytes]:
 def _items(chunks: Iterator[bytes], path: str, max_line_bytes: int) -> Iterator[SourceItem]:
     """Sniff the shape from the first line holding data, then read lines or a value stream."""
     head, ended = _lookahead(chunks, path, max_line_bytes)
+    kind = _sniff(head, ended, path)
+    if kind == "empty":
+        return  # empty, or only whitespace: an empty partition
+    content = chain([head.removeprefix(codecs.BOM_UTF8)], chunks)
+    shape = _Shape(path)
+    if kind in ("item-lines", "lines"):
+        yield from _lines_values(_line_chunks(content, path, max_line_bytes), path, shape)
+    else:
+        yield from stream_values(Cursor(content, path, max_line_bytes), shape)
+
+
+def _sniff(head: bytes, ended: bool, path: str) -> str:
+    """Say how to read a file from its first line holding data.
+
+    "empty"; "item-lines" (JSON lines, the first an {"Item": ...} export line); "lines" (JSON
+    lines of another kind); "stream" (pretty-printed, `}{`-concatenated, an array, one long
+    line). Anything else is a ReadError.
+    """
     head = head.removeprefix(codecs.BOM_UTF8)
     found = _DATA_START.search(head)
     if found is None:
-        return  # empty, or only whitespace: an empty partition
+        return "empty"
     start = found.start()
     line = head.count(b"\n", 0, start) + 1
     if head.startswith(_ION_TEXT, start) or head.startswith(_ION_BINARY):
         raise ReadError(ION_REFUSED, file=path, line=line)
-    content = chain([head], chunks)
-    shape = _Shape(path)
-    if head[start : start + 1] == b"[":
-        yield from stream_values(Cursor(content, path, max_line_bytes), shape)
-    elif head[start : start + 1] == b"{" and _first_line_is_json(head, start, ended):
-        yield from _lines_values(_numbered_lines(content, path, max_line_bytes), path, shape)
-    elif head[start : start + 1] == b"{":  # pretty-printed, `}{`-concatenated or one long line
-        yield from stream_values(Cursor(content, path, max_line_bytes), shape)
-    else:
-        snippet = head[start : start + 20].decode("utf-8", "replace")
-        raise ReadError(
-            f"not DynamoDB JSON: the data starts with {snippet!r}", file=path, line=line
-        )
+    first = head[start : start + 1]
+    if first == b"[":
+        return "stream"
+    if first == b"{":
+        end = head.find(b"\n", start)
+        if end < 0 and not ended:
+            return "stream"  # longer than the look-ahead: only a value stream can hold it
+        try:
+            value = _parse_json(head[start:end] if end >= 0 else head[start:])
+        except _InvalidJSON:
+            return "stream"  # pretty-printed, or `}{`-concatenated on one line
+        return "item-lines" if _kind(value) == "item" else "lines"
+    snippet = head[start : start + 20].decode("utf-8", "replace")
+    raise ReadError(f"not DynamoDB JSON: the data starts with {snippet!r}", file=path, line=line)
 
 
 def _lookahead(chunks: Iterator[bytes], path: str, max_line_bytes: int) -> tuple[bytes, bool]:
@@ -185,18 +313,6 @@ def _lookahead(chunks: Iterator[bytes], path: str, max_line_bytes: int) -> tuple
     except Broken as err:
         raise ReadError(str(err), file=path, line=head.count(b"\n") + 1) from err
     return bytes(head), True
-
-
-def _first_line_is_json(head: bytes, start: int, ended: bool) -> bool:
-    """Say whether the first line holding data is one whole JSON value: then it is JSON lines."""
-    end = head.find(b"\n", start)
-    if end < 0 and not ended:
-        return False  # longer than the look-ahead: only a value stream can hold it
-    try:
-        _parse_json(head[start:end] if end >= 0 else head[start:])
-    except _InvalidJSON:
-        return False
-    return True
 
 
 class _Shape:
@@ -286,44 +402,52 @@ def _describe(value: Any) -> str:
 # --- JSON lines -----------------------------------------------------------------------------
 
 
-def _numbered_lines(
+def _line_chunks(
     chunks: Iterator[bytes], path: str, max_line_bytes: int
-) -> Iterator[tuple[int, bytes]]:
-    """Split the content into (line number, line) pairs; refuse a line over the cap."""
+) -> Iterator[tuple[int, list[bytes]]]:
+    """Split the content into chunks of whole lines: (number of the first line, lines)."""
     number = 1
-    pending: list[bytes] = []
+    pending: list[bytes] = []  # the start of a line that goes on in the next chunk
     pending_size = 0
     too_long = f"the line is longer than {max_line_bytes} bytes, the limit for one item"
     try:
         for chunk in chunks:
-            pieces = chunk.split(b"\n")
-            for piece in pieces[:-1]:
-                if pending:
-                    piece = b"".join([*pending, piece])
-                    pending, pending_size = [], 0
-                if len(piece) > max_line_bytes:
+            if b"\n" not in chunk:
+                pending.append(chunk)
+                pending_size += len(chunk)
+                if pending_size > max_line_bytes:
                     raise ReadError(too_long, file=path, line=number)
-                yield number, piece
-                number += 1
-            if pieces[-1]:
-                pending.append(pieces[-1])
-                pending_size += len(pieces[-1])
+                continue
+            if pending:
+                chunk = b"".join([*pending, chunk])
+                pending, pending_size = [], 0
+            lines = chunk.split(b"\n")
+            rest = lines.pop()
+            if max(map(len, lines)) > max_line_bytes:
+                over = next(n for n, line in enumerate(lines) if len(line) > max_line_bytes)
+                raise ReadError(too_long, file=path, line=number + over)
+            yield number, lines
+            number += len(lines)
+            if rest:
+                pending.append(rest)
+                pending_size = len(rest)
                 if pending_size > max_line_bytes:
                     raise ReadError(too_long, file=path, line=number)
     except Broken as err:
         raise ReadError(str(err), file=path, line=number) from err
     if pending:
-        yield number, b"".join(pending)
+        yield number, [b"".join(pending)]
 
 
 def _lines_values(
-    lines: Iterator[tuple[int, bytes]], path: str, shape: _Shape
+    chunks: Iterator[tuple[int, list[bytes]]], path: str, shape: _Shape
 ) -> Iterator[SourceItem]:
-    for number, line in lines:
-        if not line.strip():
-            continue
-        try:
-            value = _parse_json(line)
-        except _InvalidJSON as err:
-            raise ReadError(f"invalid JSON: {err}", file=path, line=number) from err
-        yield from shape.items(value, number)
+    for first, lines in chunks:
+        for number, line in enumerate(lines, first):
+            if not line.strip():
+                continue
+            try:
+                value = _parse_json(line)
+            except _InvalidJSON as err:
+                raise ReadError(f"invalid JSON: {err}", file=path, line=number) from err
+            yield from shape.items(value, number)

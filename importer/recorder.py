@@ -39,6 +39,7 @@ class JobRecorder:
         self.tables = tables
         self.phase = phase
         self.keep_rows = keep_rows
+        self.keeps_new_rows = keep_rows
         self.progress = progress
         self.alias = progress.alias
         self.rows: list[dict[str, Any]] = []

@@ -24,10 +24,11 @@ from .load import TableLoader
 from .mapping import RAW, MappingSet, Mode, TableMapping, resolve_model, suggest_mapping
 from .observer import RunObserver, SilentObserver
 from .outcomes import RowProblem, TableCounts
+from .profile import BATCH_ITEMS as PROFILE_BATCH_ITEMS
 from .profile import TableProfile, TableProfiler
-from .read import iter_items
+from .read import iter_attribute_batches, iter_items, iter_line_chunks
 from .report import RunReport, TableReport, TableStatus
-from .sources import SourceItem, TableSource
+from .sources import LineChunk, SourceItem, TableSource
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -87,7 +88,15 @@ def analyse(
         error = _unreadable_reason(source, tree)
         if error is None:
             try:
-                profiler.add_all(_items(tree, source, conf))
+                for data_file in source.files:
+                    for batch in iter_attribute_batches(
+                        tree,
+                        data_file,
+                        batch_size=PROFILE_BATCH_ITEMS,
+                        max_line_bytes=conf.max_line_bytes,
+                        max_decompressed_bytes=conf.max_file_decompressed_bytes,
+                    ):
+                        profiler.add_batch(batch)
             except ReadError as read_error:
                 error = str(read_error)
         tables.append(TableAnalysis(source=source, profile=profiler.build(), error=error))
@@ -209,9 +218,14 @@ def _run_table(
             using=using,
             batch_size=conf.batch_size,
             fast=conf.postgres_copy,
+            naive_timezone=conf.naive_timezone,
         )
         with transaction.atomic(using=using):
-            loader.load(_items(tree, table.source, conf, observer=observer, run=run))
+            loader.load(
+                _entries(
+                    tree, table.source, conf, lines=loader.reads_lines, observer=observer, run=run
+                )
+            )
     except ImporterError as error:
         if isinstance(error, ImportAborted):
             raise
@@ -247,30 +261,38 @@ def _unreadable_reason(source: TableSource, tree: SourceTree) -> str | None:
     return None
 
 
-def _items(
+def _entries(
     tree: SourceTree,
     source: TableSource,
     conf: ImporterSettings,
     *,
-    observer: RunObserver | None = None,
-    run: _TableRun | None = None,
-) -> Iterator[SourceItem]:
+    lines: bool,
+    observer: RunObserver,
+    run: _TableRun,
+) -> Iterator[SourceItem | LineChunk]:
+    """The table's items, file by file; export lines undecoded (LineChunks) when `lines`."""
+    limits = {
+        "max_line_bytes": conf.max_line_bytes,
+        "max_decompressed_bytes": conf.max_file_decompressed_bytes,
+    }
     for data_file in source.files:
-        if observer is not None:
-            observer.file_started(source, data_file)
+        observer.file_started(source, data_file)
         count = 0
-        for item in iter_items(
-            tree,
-            data_file,
-            max_line_bytes=conf.max_line_bytes,
-            max_decompressed_bytes=conf.max_file_decompressed_bytes,
-        ):
-            count += 1
-            yield item
-        if run is not None:
-            run.files += 1
-        if observer is not None:
-            observer.file_finished(source, data_file, items=count)
+        chunks = iter_line_chunks(tree, data_file, **limits) if lines else None
+        if chunks is None:
+            for item in iter_items(tree, data_file, **limits):
+                count += 1
+                yield item
+        else:
+            for first, chunk in chunks:
+                numbers = None
+                if b"" in chunk or any(map(bytes.isspace, chunk)):  # blank lines hold no item
+                    numbers = [n for n, line in enumerate(chunk, first) if line.strip()]
+                    chunk = [line for line in chunk if line.strip()]
+                count += len(chunk)
+                yield LineChunk(file=data_file.path, first=first, lines=chunk, numbers=numbers)
+        run.files += 1
+        observer.file_finished(source, data_file, items=count)
 
 
 def _target_model(run: _TableRun) -> type[models.Model]:

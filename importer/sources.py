@@ -53,3 +53,13 @@ class SourceItem:
     attributes: dict[str, Any] = field(hash=False)
     file: str
     line: int  # 1-based line of the item's start in the (decompressed) file
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class LineChunk:
+    """Export lines of one file ({"Item": ...} each), not decoded yet, with their line numbers."""
+
+    file: str
+    first: int  # the number of lines[0]
+    lines: list[bytes] = field(hash=False)
+    numbers: list[int] | None = field(default=None, hash=False)  # when not first, first + 1, ...

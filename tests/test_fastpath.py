@@ -315,3 +315,259 @@ def test_coercion_shortcuts_give_exactly_the_full_paths_results(sources):
                 assert quick.coerce(item) == full.coerce(item)
                 compared += 1
     assert compared == 1214
+
+
+# Values at the edges of every rule the fast lane (importer/encode.py) reads off text, and values
+# just past them: each must give exactly what the generic path gives (a value or a row error).
+EDGE_VALUES = {
+    "count": [
+        {"N": v}
+        for v in [
+            "007",
+            "-0",
+            "0",
+            "2147483647",
+            "2147483648",
+            "-2147483648",
+            "-2147483649",
+            "1e3",
+            "1.0",
+            "+5",
+            " 5",
+            "12345678901234567890",
+            "٣",
+            "-",
+            "",
+        ]
+    ]
+    + [{"N": 5}, {"NULL": True}, {"NULL": False}, {"S": "12"}, {"S": "x", "NULL": True}, {}],
+    "bigCount": [
+        {"N": v}
+        for v in [
+            "9223372036854775807",
+            "9223372036854775808",
+            "-9223372036854775808",
+            "123456789012345678",
+            "-123456789012345678",
+        ]
+    ],
+    "amount": [
+        {"N": v}
+        for v in [
+            "123456.789",
+            "1234567.1",
+            "0.001",
+            "0.0001",
+            "-0.000",
+            "000.5",
+            "1.2300",
+            "0",
+            "100000",
+            "999999",
+            "1000000",
+            "1E2",
+            ".5",
+            "5.",
+            "-.5",
+            "-0",
+            "00",
+        ]
+    ],
+    "smallAmount": [{"N": v} for v in ["-0.0015", "-1.5E-3", "999999.9999", "1000000"]],
+    "hugeAmount": [{"N": v} for v in ["9" * 38, "1" + "0" * 38, "9" * 39, "-" + "9" * 38]],
+    "ratio": [
+        {"N": v}
+        for v in [
+            "0.1",
+            "1e-5",
+            "-0",
+            "123456789012345678901234567890.5",
+            "5.",
+            ".5",
+            "-1",
+            "0.1000000000000000055511151231257827",
+            "1.7976931348623157e309",
+        ]
+    ],
+    "active": [{"BOOL": True}, {"BOOL": False}, {"S": "yes"}, {"NULL": True}, {"BOOL": 1}],
+    "payload": [
+        {
+            "M": {
+                "a": {"N": "3.0"},
+                "c": {"N": "0.1000000000000000055511151231257827"},
+                "d": {"N": "123456789012345678"},
+                "f": {"N": "-0"},
+                "g": {"SS": ["b", "a", "b"]},
+                "h": {"NS": ["2", "1", "01"]},
+                "i": {"L": [{"S": "x"}, {"NULL": True}, {"BOOL": False}, {"M": {}}]},
+                "k": {"M": {"deeper": {"M": {"n": {"N": "-12.50"}}}}},
+                "s": {"S": "plain"},
+                "z": {"N": "0.5"},
+            }
+        },
+        {"M": {"big": {"N": "1234567890123456789"}, "exp": {"N": "1e5"}}},
+        {"M": {"bin": {"B": "SGVsbG8="}}},
+        {"M": {"bad": {"N": "NaN"}}},
+        {"M": {"empty": {"SS": []}}},
+        {"M": {"two": {"S": "x", "N": "1"}}},
+        {"SS": ["x"]},
+        {"NULL": True},
+        {"S": "text"},
+        {"N": "5"},
+        {"L": []},
+        {"M": {}},
+    ],
+    "blob": [{"B": v} for v in ["SGVsbG8=", "SGVsbG8", "", "////", "SGVs bG8="]],
+    "seenAt": [
+        {"S": v}
+        for v in [
+            "2024-03-20T19:26:08Z",
+            "2024-03-20T19:26:08.123456Z",
+            "2024-03-20T19:26:08.1Z",
+            "2024-03-20T19:26:08.1234567Z",
+            "2024-03-20 19:26:08+05:30",
+            "2024-03-20T19:26:08",
+            "2024-03-20T19:26:08+0530",
+            "2024-03-20",
+            "20240320T192608Z",
+            "2024-W12-3",
+            "2024-02-30T00:00:00Z",
+            "0001-01-01T00:00:00+01:00",
+            "9999-12-31T23:59:59-01:00",
+            "2024-03-20T19:26:08,5Z",
+            "2024-03-20T24:00:00Z",
+            "2024-03-20T19:26:08-00:00",
+            "2024-03-20T19:26:08+00:00:30",
+            "2024-03-20T19:26",
+            "yesterday",
+            "",
+        ]
+    ]
+    + [{"N": "1700000000"}],
+    "birthDate": [
+        {"S": v}
+        for v in ["1990-01-02", "1990-1-2", "19900102", "1990-01-02T10:00:00", "1990-02-30", ""]
+    ],
+    "token": [
+        {"S": v}
+        for v in [
+            "12345678-1234-5678-1234-567812345678",
+            "ABCDEF12-1234-5678-1234-567812345678",
+            "{12345678-1234-5678-1234-567812345678}",
+            "12345678123456781234567812345678",
+            "urn:uuid:12345678-1234-5678-1234-567812345678",
+            "12345678-1234-5678-1234-56781234567g",
+            "12345678_1234_5678_1234_567812345678",
+        ]
+    ],
+    "size": [{"S": v} for v in ["S", "L", "M", "", "s"]],
+    "label": [{"S": v} for v in ["", "x" * 40, "x" * 41, "tab\tinside", "unicode é", "line\nbreak"]]
+    + [{"s": "lower-case tag"}, {"N": "12.50"}, {"NULL": True}],
+    "quantity": [{"N": "3"}, {"NULL": True}, {"N": "-1"}],
+}
+
+
+def edge_items() -> list[dict]:
+    items = [{"code": {"S": "EDGE-EMPTY"}}]  # every other attribute missing: the defaults
+    for attribute, values in EDGE_VALUES.items():
+        for index, value in enumerate(values):
+            items.append({"code": {"S": f"E-{attribute}-{index}"}, attribute: value})
+    items.append({"code": {"S": "E-null-attribute"}, "label": None})
+    items.append({"code": {"S": "E-unknown"}, "unmapped": {"S": "ignored"}, "count": {"N": "1"}})
+    items.append({"code": {"N": "12"}, "label": {"S": "a key of the wrong type"}})
+    items.append({"label": {"S": "no key at all"}})
+    return items
+
+
+def test_edge_values_give_exactly_the_generic_paths_rows_and_errors(tmp_path):
+    write_export(tmp_path / "readings", "readings", READINGS[:5] + edge_items())
+
+    def steps(fast):
+        return import_source(tmp_path / "readings", fast=fast)
+
+    (fast, fast_rows), (generic, generic_rows) = both_paths(steps)
+    assert fast_rows == generic_rows
+    assert fast == generic
+    ((_, counts, _),) = fast[0].values()
+    assert counts["read"] == 5 + len(edge_items())
+    # The lane took these lines itself (the rest went down the generic path).
+    assert lines_the_lane_takes(tmp_path / "readings", edge_items()) == [
+        "EDGE-EMPTY",
+        *["E-count-0", "E-count-1", "E-count-2", "E-count-3", "E-count-5", "E-count-16"],
+        *["E-count-17", "E-bigCount-3", "E-bigCount-4", "E-amount-0", "E-amount-2"],
+        *["E-amount-4", "E-amount-7", "E-amount-8", "E-amount-9", "E-amount-15"],
+        *["E-smallAmount-0", "E-smallAmount-2", "E-hugeAmount-0", "E-hugeAmount-3"],
+        *["E-ratio-0", "E-ratio-2", "E-ratio-3", "E-ratio-6", "E-ratio-7", "E-active-0"],
+        *["E-active-1", "E-payload-0", "E-payload-7", "E-payload-11", "E-blob-0", "E-blob-2"],
+        *["E-blob-3", "E-seenAt-0", "E-seenAt-1", "E-seenAt-2", "E-seenAt-3", "E-seenAt-4"],
+        *["E-seenAt-5", "E-seenAt-6", "E-seenAt-7", "E-seenAt-8", "E-seenAt-9", "E-seenAt-13"],
+        *["E-seenAt-15", "E-seenAt-16", "E-seenAt-17", "E-birthDate-0", "E-birthDate-2"],
+        *["E-token-0", "E-token-1", "E-size-0", "E-size-1", "E-size-3", "E-label-0"],
+        *["E-label-1", "E-quantity-0", "E-quantity-2", "E-unknown"],
+    ]
+
+
+def lines_the_lane_takes(path: Path, items: list[dict]) -> list[str]:
+    """The codes of the items whose export line the fast lane encodes (Reading mapping)."""
+    import json
+
+    from importer.encode import LineEncoder
+    from importer.mapping import resolve_model
+
+    with open_source(path) as tree:
+        (table,) = analyse(tree).tables
+    coercer = RowCoercer(reading_mapping(), key_types=table.key_types)
+    writer = staged_writer_for(
+        resolve_model("testapp.Reading"), coercer, mode="upsert", using="default"
+    )
+    encoder = LineEncoder.build(
+        coercer, columns=writer.fields, naive_timezone="UTC", using="default"
+    )
+    return [
+        item["code"]["S"]
+        for item in items
+        if encoder.encode(json.dumps({"Item": item}).encode()) is not None
+    ]
+
+
+def test_the_fast_lane_takes_plain_lines_and_hands_back_the_rest(sources):
+    import json
+
+    from importer.encode import LineEncoder
+    from importer.mapping import resolve_model
+
+    with open_source(sources["readings"]) as tree:
+        (table,) = analyse(tree).tables
+    coercer = RowCoercer(reading_mapping(), key_types=table.key_types)
+    writer = staged_writer_for(
+        resolve_model("testapp.Reading"), coercer, mode="upsert", using="default"
+    )
+    encoder = LineEncoder.build(
+        coercer, columns=writer.fields, naive_timezone="UTC", using="default"
+    )
+    lines = [json.dumps({"Item": item}).encode() for item in READINGS + BAD_READINGS]
+    taken = [encoder.encode(line) is not None for line in lines]
+    assert taken[: len(READINGS)] == [True] * len(READINGS)
+    handed_back = [
+        item["code"]["S"]
+        for item, ok in zip(BAD_READINGS, taken[len(READINGS) :], strict=True)
+        if not ok
+    ]
+    assert handed_back == [
+        "BAD-INT",
+        "BAD-RANGE",
+        "BAD-TEXT",
+        "BAD-CHOICE",
+        "BAD-DATE",
+        "BAD-DEC",
+        "BAD-NUM",
+        "NUM-AS-TEXT",
+        "NULLS",
+        "EXP",
+        "",
+        "BOOL-TEXT",
+        "NUL-CHAR",
+    ]
+    item, values = encoder.encode(lines[0])
+    assert encoder.item_key(item) == "code=R0001"
+    assert values[:4] == ["R0001", "reading 1", "1.001", "-1.5"]

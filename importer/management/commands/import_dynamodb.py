@@ -267,6 +267,8 @@ def format_problem(problem: RowProblem) -> str:
 class CommandObserver:
     """Print the seed guide's progress lines, a progress bar, and collect problems."""
 
+    keeps_new_rows = False  # new rows are counted, not listed
+
     def __init__(
         self,
         command: BaseCommand,
