@@ -206,6 +206,18 @@ class Command(BaseCommand):
         self.stdout.write(summary)
         if report.dry_run:
             self.stdout.write("Dry run: nothing was written.")
+        # Table warnings (checksum, manifest counts, ...); a table's failure was said as it
+        # happened.
+        notes = [
+            f"  {table.table}: {text}"
+            for table in report.tables
+            for text in (*table.warnings, *table.messages)
+            if not text.startswith(f"table {table.table} not imported")
+        ]
+        if notes:
+            self.stdout.write(self.style.WARNING("Warnings:"))
+            for note in notes:
+                self.stdout.write(note)
         if options["error_report"]:
             self.stdout.write(
                 f"Error report: {options['error_report']} "
