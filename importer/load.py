@@ -13,6 +13,8 @@ same order on both paths.
 from __future__ import annotations
 
 from collections.abc import Iterable, Iterator
+from concurrent.futures import Future, ThreadPoolExecutor, wait
+from dataclasses import dataclass, field
 from itertools import repeat
 from typing import Any
 
@@ -25,12 +27,22 @@ from .errors import ImportAborted
 from .mapping import ErrorPolicy
 from .observer import RunObserver
 from .outcomes import Outcome, RowProblem, RowResult, TableCounts
-from .pgcopy import FastRow, StagedRow, StagedWriter, staged_writer_for
+from .pgcopy import FastRow, StagedBatch, StagedRow, StagedWriter, staged_writer_for
 from .plan import PlannedRow, classify, fetch_existing
 from .read import ItemLines
 from .sources import LineChunk, SourceItem, TableSource
 
 Entry = SourceItem | tuple[str, int, bytes]  # an item, or (file, line, raw) of an export line
+
+
+@dataclass(slots=True)
+class _StagedBatch:
+    """A batch on the staged path: every item's result, the rows to stage, what COPY sends."""
+
+    results: list[StagedRow | RowFailure] = field(default_factory=list)
+    rows: list[StagedRow] = field(default_factory=list)
+    copied: list[str | tuple[Any, ...]] = field(default_factory=list)
+    found: Future[StagedBatch] | None = None
 
 
 class TableLoader:
@@ -90,8 +102,27 @@ class TableLoader:
             self._seen.drop()
             return
         self.staged.open()
-        for batch in _batches(entries, max(self.batch_size, self.staged.batch_size)):
-            self._load_staged_batch(batch)
+        # While a worker thread sends batch n to PostgreSQL (which releases the GIL), this
+        # thread encodes batch n + 1: the database and Python work at the same time. The
+        # connection is used by one thread at a time: before anything else goes through it,
+        # the loader waits for the batch in flight.
+        pending: _StagedBatch | None = None
+        with ThreadPoolExecutor(max_workers=1, thread_name_prefix="importer-copy") as pool:
+            try:
+                for entries_batch in _batches(
+                    entries, max(self.batch_size, self.staged.batch_size)
+                ):
+                    batch = self._encode_batch(entries_batch)
+                    if pending is not None:
+                        self._finish_batch(pending)
+                    pending = batch
+                    batch.found = pool.submit(self.staged.stage, batch.rows, batch.copied)
+                if pending is not None:
+                    batch, pending = pending, None
+                    self._finish_batch(batch)
+            finally:
+                if pending is not None and pending.found is not None:
+                    wait([pending.found])  # an error here: let the batch in flight end first
         self.staged.close()
 
     def _load_batch(self, entries: list[Entry]) -> None:
@@ -101,30 +132,47 @@ class TableLoader:
         self._report(self._write(self._plan(rows)))
         self.observer.batch_done(self.source, self.counts)
 
-    def _load_staged_batch(self, entries: list[Entry]) -> None:
+    def _encode_batch(self, entries: list[Entry]) -> _StagedBatch:
+        """Encode (fast lane) or coerce every entry; prepare what COPY sends for each row."""
         staged = self.staged
         assert staged is not None
-        encode = self.encoder.encode if self.encoder is not None else None
-        results: list[StagedRow | RowFailure] = []
+        encoder = self.encoder
+        encode = encoder.encode if encoder is not None else None
+        file_index = staged.file_index
+        batch = _StagedBatch()
+        results, rows, copied = batch.results, batch.rows, batch.copied
         for entry in entries:
             if type(entry) is tuple:
                 file, line, raw = entry
                 encoded = encode(raw) if encode is not None else None
                 if encoded is not None:
                     item, values = encoded
-                    results.append(FastRow(item, values, file, line, raw, self.encoder))
+                    text = "\t".join([str(len(rows)), str(file_index(file)), str(line), *values])
+                    row: StagedRow = FastRow(item, text, file, line, raw, encoder)  # type: ignore[arg-type]
+                    results.append(row)
+                    rows.append(row)
+                    copied.append(text)
                     continue
-                for item in self._lines(file).items(line, raw):
-                    results.append(self.coercer.coerce(item))
+                coerced = [self.coercer.coerce(item) for item in self._lines(file).items(line, raw)]
             else:
-                results.append(self.coercer.coerce(entry))
-        rows = [result for result in results if not isinstance(result, RowFailure)]
-        found = staged.stage(rows)  # type: ignore[arg-type]
+                coerced = [self.coercer.coerce(entry)]
+            for result in coerced:
+                results.append(result)
+                if not isinstance(result, RowFailure):
+                    copied.append(staged.prepared(len(rows), result))
+                    rows.append(result)
+        return batch
+
+    def _finish_batch(self, batch: _StagedBatch) -> None:
+        """Report a staged batch; plan and write it if the staging did not write it already."""
+        staged = self.staged
+        assert staged is not None and batch.found is not None
+        found = batch.found.result()
         # Report as the generic path does: failed items and repeated keys in item order, then
         # missing references, then what was written.
         kept: list[tuple[int, StagedRow]] = []
         number = 0
-        for result in results:
+        for result in batch.results:
             self.counts.read += 1
             if isinstance(result, RowFailure):
                 self._fail(result.item_key, result.file, result.line, result.problems)
@@ -156,28 +204,33 @@ class TableLoader:
             )
             self._fail(row.item_key, row.file, row.line, problems)
         refused = {id(row): found.refused[n] for n, row in kept if n in found.refused}
-        planned = staged.plan([row for row in clean if id(row) not in refused], self._coerced)
+        writable = [row for row in clean if id(row) not in refused]
+        if found.inserted or found.insert_error is not None:
+            planned = [PlannedRow(row=row, outcome=Outcome.NEW) for row in writable]
+        else:
+            planned = staged.plan(writable, self._coerced)
         if refused:  # the refused rows take their place, as rows to insert
             by_row = {id(entry.row): entry for entry in planned}
             planned = [
                 by_row.get(id(row)) or PlannedRow(row=row, outcome=Outcome.NEW)  # type: ignore[arg-type]
                 for row in clean
             ]
-        self._report(self._write_staged(planned, refused))
+        self._report(self._write_staged(planned, refused, found))
         self.observer.batch_done(self.source, self.counts)
 
     def _write_staged(
-        self, planned: list[PlannedRow], refused: dict[int, str]
+        self, planned: list[PlannedRow], refused: dict[int, str], found: StagedBatch
     ) -> Iterator[PlannedRow]:
-        """Write a staged batch in a savepoint; refused rows fail where the generic path fails them."""
+        """Write a staged batch (unless `stage` did); refused rows fail where the generic path
+        fails them."""
         staged = self.staged
         assert staged is not None
         to_write = [entry for entry in planned if entry.outcome in (Outcome.NEW, Outcome.UPDATED)]
         writable = [entry for entry in to_write if id(entry.row) not in refused]
-        try:
-            with transaction.atomic(using=self.using):
-                staged.write(writable)
-        except DatabaseError:
+        error = found.insert_error if found.inserted or found.insert_error else None
+        if not found.inserted and found.insert_error is None:
+            error = staged.write(writable)
+        if error is not None:
             for entry in to_write:
                 entry.row = self._coerced(entry.row)  # type: ignore[arg-type]
             yield from self._write_row_by_row(planned, to_write)

@@ -67,10 +67,10 @@ _names = itertools.count(1)
 
 @dataclass(slots=True, eq=False)
 class FastRow:
-    """A row the fast lane encoded: its COPY text values, and where it came from."""
+    """A row the fast lane encoded: its COPY text line, and where it came from."""
 
     item: Any  # the decoded (msgspec) item, for its key
-    values: list[str]
+    text: str  # the whole COPY line: _n, _f, _l, then the values
     file: str
     line: int
     raw: bytes  # the export line, for the generic path when SQL finds the row changed
@@ -94,6 +94,8 @@ class StagedBatch:
     refused: dict[int, str] = field(default_factory=dict)  # could not be staged: why
     duplicates: dict[int, tuple[int, int]] = field(default_factory=dict)  # → first (_f, _l)
     missing: dict[int, list[tuple[models.ForeignKey, Any]]] = field(default_factory=dict)
+    inserted: bool = False  # every staged row is new and was written (see `stage`)
+    insert_error: str | None = None  # the database refused that write: take the rows one by one
 
 
 def staged_writer_for(
@@ -166,8 +168,11 @@ class StagedWriter:
         self._per_row = [f for f in defaults if f.has_default() and callable(f.default)]
         self._per_batch = [f for f in defaults if f not in self._per_row]
         self._per_row_columns = [quote(model_field.column) for model_field in self._per_row]
-        self._prepare: list[Callable[[Any], Any] | None] = [
-            None if _passes_through(model_field) else _preparer(model_field, connection)
+        self._fields_and_preparers: list[tuple[models.Field, Callable[[Any], Any] | None]] = [
+            (
+                model_field,
+                None if _passes_through(model_field) else _preparer(model_field, connection),
+            )
             for model_field in fields
         ]
         pk = model._meta.pk
@@ -186,6 +191,7 @@ class StagedWriter:
         self._position: dict[int, int] = {}
         self._files: dict[str, int] = {}
         self._target_was_empty = False
+        self._connection: Any = None
 
     def line_encoder(self, coercer: RowCoercer, *, naive_timezone: str) -> LineEncoder | None:
         """The fast lane for this table's export lines, if every written field has one."""
@@ -195,9 +201,37 @@ class StagedWriter:
             coercer, columns=self.fields, naive_timezone=naive_timezone, using=self.using
         )
 
+    @property
+    def writes_every_new_row_itself(self) -> bool:
+        """Whether `stage` also writes the batch: every row left is new (empty target, replace)."""
+        return self.mode == Mode.REPLACE or self._target_was_empty
+
+    def file_index(self, name: str) -> int:
+        """The `_f` number of a data file."""
+        index = self._files.get(name)
+        if index is None:
+            index = self._files[name] = len(self._files)
+        return index
+
+    def prepared(self, number: int, row: CoercedRow) -> tuple[Any, ...]:
+        """A coerced row as the values COPY sends: _n, _f, _l, then the staged columns."""
+        values = row.values
+        staged = [
+            values[model_field.attname]
+            if function is None
+            else function(values[model_field.attname])
+            for model_field, function in self._fields_and_preparers
+        ]
+        staged.extend(self._row_defaults())
+        return (number, self.file_index(row.file), row.line, *staged)
+
     def open(self) -> None:
         """Create the staging and seen-keys tables (dropped at the end, or at commit/rollback)."""
         connection = connections[self.using]
+        connection.ensure_connection()
+        # Statements go through psycopg's own connection, so the loader's writer thread can
+        # send a batch while the loader's thread encodes the next (never both at once).
+        self._connection = connection.connection
         staged = [*self.fields, *self._per_row]
         columns = ", ".join(
             f"{self._quote(model_field.column)} {model_field.db_type(connection)}"
@@ -207,7 +241,7 @@ class StagedWriter:
             f"{column} {model_field.db_type(connection)} NOT NULL"
             for column, model_field in zip(self._key_columns, self._key_model_fields, strict=True)
         )
-        with connection.cursor() as cursor:
+        with self._connection.cursor() as cursor:
             cursor.execute(
                 f"CREATE TEMPORARY TABLE {self._stage} "
                 f"(_n integer NOT NULL, _f integer NOT NULL, _l integer NOT NULL, {columns}) "
@@ -224,7 +258,7 @@ class StagedWriter:
             self._target_was_empty = not cursor.fetchone()[0]
 
     def close(self) -> None:
-        with connections[self.using].cursor() as cursor:
+        with self._connection.cursor() as cursor:
             cursor.execute(f"DROP TABLE IF EXISTS {self._stage}, {self._seen}")
 
     def file_name(self, number: int) -> str:
@@ -233,22 +267,26 @@ class StagedWriter:
 
     # --- one batch ---------------------------------------------------------------------------
 
-    def stage(self, rows: list[StagedRow]) -> StagedBatch:
-        """COPY `rows` into the staging table; find repeated keys and missing references.
+    def stage(self, rows: list[StagedRow], copied: list[str | tuple[Any, ...]]) -> StagedBatch:
+        """COPY a batch into the staging table; find repeated keys and missing references.
 
-        A value psycopg cannot send (text with a NUL character) refuses only its row. Found
-        rows are taken out of the staging table, so `plan` and `write` see only the rest.
+        `copied` holds each row as COPY takes it: a fast-lane text line, or the prepared values
+        of a coerced row. A value psycopg cannot send (text with a NUL character) refuses only
+        its row. Found rows are taken out of the staging table, so `plan` and `write` see only
+        the rest. When every row left is new (`writes_every_new_row_itself`) they are written
+        here too, in a savepoint: `inserted`, or `insert_error` if the database refused them.
+        It may run in another thread than the loader's, which waits for it before anything
+        else goes through the connection.
         """
         self._rows = rows
         self._position = {id(row): number for number, row in enumerate(rows)}
         found = StagedBatch()
         if not rows:
             return found
-        connection = connections[self.using]
         try:
-            with connection.cursor() as cursor:
+            with self._connection.cursor() as cursor:
                 cursor.execute(f"TRUNCATE {self._stage}")
-                found.refused = self._copy(cursor.cursor, rows)
+                found.refused = self._copy(cursor, copied)
                 staged = len(rows) - len(found.refused)
                 keys = ", ".join(self._key_columns)
                 cursor.execute(
@@ -277,11 +315,15 @@ class StagedWriter:
                     for number, value in cursor.fetchall():
                         found.missing.setdefault(number, []).append((model_field, value))
                 self._drop(cursor, list(found.missing))
-        except (psycopg.Error, connection.Database.Error) as error:
+        except psycopg.Error as error:
             # The server refused the staged rows as a whole: an unexpected value or type. The
             # table stops (its savepoint is rolled back); the message says what the server said.
-            message = str(error).strip().splitlines()[0] if str(error).strip() else repr(error)
-            raise ImporterError(f"the database refused the staged rows: {message}") from None
+            raise ImporterError(
+                f"the database refused the staged rows: {_first_line(error)}"
+            ) from None
+        if self.writes_every_new_row_itself:
+            found.insert_error = self._insert(None)
+            found.inserted = found.insert_error is None
         return found
 
     def plan(
@@ -325,81 +367,78 @@ class StagedWriter:
                 planned[index] = entry
         return planned
 
-    def write(self, entries: list[PlannedRow]) -> None:
-        """Write the planned new and updated rows of the staged batch, set-based."""
+    def write(self, entries: list[PlannedRow]) -> str | None:
+        """Write the planned new and updated rows of the staged batch, set-based, in a savepoint.
+
+        Return None, or why the database refused the batch (then nothing of it is written).
+        """
         new = [self._position[id(entry.row)] for entry in entries if entry.outcome == Outcome.NEW]
         updated = [entry for entry in entries if entry.outcome == Outcome.UPDATED and entry.diff]
-        with connections[self.using].cursor() as cursor:
-            if new:
-                names = [*self._columns, *self._per_row_columns]
-                defaults = self._batch_defaults()
-                columns = ", ".join([*names, *[self._quote(f.column) for f in self._per_batch]])
-                values = ", ".join([*[f"s.{name}" for name in names], *["%s"] * len(defaults)])
-                cursor.execute(
-                    f"INSERT INTO {self._target} ({columns}) SELECT {values} "
-                    f"FROM {self._stage} AS s "
-                    # a join, not `_n = ANY(%s)`: that scans the array once per staged row
-                    + (
-                        ""
-                        if len(new) == len(self._rows)
-                        else "JOIN unnest(%s::integer[]) AS u(n) ON s._n = u.n "
-                    )
-                    + "ORDER BY s._n",
-                    [*defaults] if len(new) == len(self._rows) else [*defaults, new],
-                )
-            if updated:
-                # Like bulk_update: the fields changed in any row of the batch, for every row.
-                changed = {
-                    self.model._meta.get_field(name).column
-                    for entry in updated
-                    for name in entry.diff
-                }
-                assignments = ", ".join(
-                    f"{self._quote(column)} = s.{self._quote(column)}" for column in sorted(changed)
-                )
-                numbers = [self._position[id(entry.row)] for entry in updated]
-                pks = [entry.instance.pk for entry in updated]  # type: ignore[union-attr]
-                cursor.execute(
-                    f"UPDATE {self._target} AS t SET {assignments} FROM {self._stage} AS s, "
-                    f"unnest(%s::integer[], %s::{self._pk_type}[]) AS u(n, pk) "
-                    f"WHERE s._n = u.n AND t.{self._pk} = u.pk",
-                    [numbers, pks],
-                )
+        if new:
+            error = self._insert(None if len(new) == len(self._rows) else new)
+            if error is not None:
+                return error
+        if not updated:
+            return None
+        # Like bulk_update: the fields changed in any row of the batch, for every row.
+        changed = {
+            self.model._meta.get_field(name).column for entry in updated for name in entry.diff
+        }
+        assignments = ", ".join(
+            f"{self._quote(column)} = s.{self._quote(column)}" for column in sorted(changed)
+        )
+        numbers = [self._position[id(entry.row)] for entry in updated]
+        pks = [entry.instance.pk for entry in updated]  # type: ignore[union-attr]
+        return self._in_savepoint(
+            f"UPDATE {self._target} AS t SET {assignments} FROM {self._stage} AS s, "
+            f"unnest(%s::integer[], %s::{self._pk_type}[]) AS u(n, pk) "
+            f"WHERE s._n = u.n AND t.{self._pk} = u.pk",
+            [numbers, pks],
+        )
+
+    def _insert(self, numbers: list[int] | None) -> str | None:
+        """INSERT the staged rows (those `numbers`, or all) into the target, in a savepoint."""
+        names = [*self._columns, *self._per_row_columns]
+        defaults = self._batch_defaults()
+        columns = ", ".join([*names, *[self._quote(f.column) for f in self._per_batch]])
+        values = ", ".join([*[f"s.{name}" for name in names], *["%s"] * len(defaults)])
+        # a join, not `_n = ANY(%s)`: that scans the array once per staged row
+        join = "" if numbers is None else "JOIN unnest(%s::integer[]) AS u(n) ON s._n = u.n "
+        return self._in_savepoint(
+            f"INSERT INTO {self._target} ({columns}) SELECT {values} FROM {self._stage} AS s "
+            f"{join}ORDER BY s._n",
+            [*defaults] if numbers is None else [*defaults, numbers],
+        )
+
+    def _in_savepoint(self, sql: str, params: list[Any]) -> str | None:
+        with self._connection.cursor() as cursor:
+            cursor.execute("SAVEPOINT importer_write")
+            try:
+                cursor.execute(sql, params)
+            except psycopg.Error as error:
+                cursor.execute("ROLLBACK TO SAVEPOINT importer_write")
+                return _first_line(error)
+            cursor.execute("RELEASE SAVEPOINT importer_write")
+        return None
 
     # --- helpers -----------------------------------------------------------------------------
 
-    def _copy(self, cursor: psycopg.Cursor[Any], rows: list[StagedRow]) -> dict[int, str]:
+    def _copy(
+        self, cursor: psycopg.Cursor[Any], copied: list[str | tuple[Any, ...]]
+    ) -> dict[int, str]:
         """Send the rows; return those psycopg refused to send (row number → why)."""
-        prepare = list(zip(self.fields, self._prepare, strict=True))
-        plain = all(function is None for function in self._prepare) and not self._per_row
-        attnames = [model_field.attname for model_field in self.fields]
-        files = self._files
         refused: dict[int, str] = {}
-        lines: list[str] = []
+        lines = [row for row in copied if type(row) is str]
         columns = ", ".join(["_n", "_f", "_l", *self._columns, *self._per_row_columns])
         with cursor.copy(f"COPY {self._stage} ({columns}) FROM STDIN") as copy:
-            for number, row in enumerate(rows):
-                file = files.get(row.file)
-                if file is None:
-                    file = files[row.file] = len(files)
-                if type(row) is FastRow:
-                    lines.append("\t".join([str(number), str(file), str(row.line), *row.values]))
-                    continue
-                values = row.values
-                if plain:
-                    staged = [values[name] for name in attnames]
-                else:
-                    staged = [
-                        values[model_field.attname]
-                        if function is None
-                        else function(values[model_field.attname])
-                        for model_field, function in prepare
-                    ]
-                    staged.extend(self._row_defaults())
-                try:
-                    copy.write_row((number, file, row.line, *staged))
-                except psycopg.DataError as error:  # raised before anything is sent
-                    refused[number] = str(error).strip().splitlines()[0]
+            if len(lines) < len(copied):
+                for row in copied:
+                    if type(row) is str:
+                        continue
+                    try:
+                        copy.write_row(row)
+                    except psycopg.DataError as error:  # raised before anything is sent
+                        refused[row[0]] = _first_line(error)  # type: ignore[index]
             if lines:
                 lines.append("")
                 copy.write("\n".join(lines))
@@ -438,7 +477,7 @@ class StagedWriter:
             theirs = ", ".join(f"t.{column}" for column in self._columns)
             ours = ", ".join(f"s.{column}" for column in self._columns)
             differs = f"ROW({theirs}) IS DISTINCT FROM ROW({ours})"
-        with connections[self.using].cursor() as cursor:
+        with self._connection.cursor() as cursor:
             cursor.execute(
                 f"SELECT DISTINCT ON (s._n) s._n, t.{self._pk}, {differs} "
                 f"FROM {self._stage} AS s JOIN {self._target} AS t ON {self._join} "
@@ -450,6 +489,11 @@ class StagedWriter:
         if not pks:
             return []
         return list(self.model._base_manager.using(self.using).filter(pk__in=pks))
+
+
+def _first_line(error: Exception) -> str:
+    text = str(error).strip()
+    return text.splitlines()[0] if text else repr(error)
 
 
 def _passes_through(model_field: models.Field) -> bool:

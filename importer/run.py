@@ -8,8 +8,10 @@ and a dry run that is the same run rolled back.
 
 from __future__ import annotations
 
+import gc
 import time
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 
 from django.core.management.color import no_style
@@ -81,7 +83,27 @@ def analyse(
     conf = conf or get_settings()
     discovery = discover(tree)
     tables = []
-    for source in discovery.tables:
+    with _without_cyclic_gc():
+        tables = _analyse_tables(tree, discovery.tables, only=only, conf=conf)
+    if only:
+        unknown = sorted(set(only) - {table.name for table in tables})
+        if unknown:
+            found = ", ".join(table.name for table in discovery.tables) or "none"
+            raise ImporterError(
+                f"no table named {', '.join(unknown)} in {tree.label} (found: {found})"
+            )
+    return Analysis(label=tree.label, tables=tuple(tables), warnings=discovery.warnings)
+
+
+def _analyse_tables(
+    tree: SourceTree,
+    sources: tuple[TableSource, ...],
+    *,
+    only: tuple[str, ...],
+    conf: ImporterSettings,
+) -> list[TableAnalysis]:
+    tables = []
+    for source in sources:
         if only and source.name not in only:
             continue
         profiler = TableProfiler(source.name)
@@ -100,14 +122,26 @@ def analyse(
             except ReadError as read_error:
                 error = str(read_error)
         tables.append(TableAnalysis(source=source, profile=profiler.build(), error=error))
-    if only:
-        unknown = sorted(set(only) - {table.name for table in tables})
-        if unknown:
-            found = ", ".join(table.name for table in discovery.tables) or "none"
-            raise ImporterError(
-                f"no table named {', '.join(unknown)} in {tree.label} (found: {found})"
-            )
-    return Analysis(label=tree.label, tables=tuple(tables), warnings=discovery.warnings)
+    return tables
+
+
+@contextmanager
+def _without_cyclic_gc() -> Iterator[None]:
+    """Pause Python's cyclic garbage collector while items stream through.
+
+    Items are freed by reference counting as soon as their batch is done; what the collector
+    would do is walk every live batch again and again as it promotes them (measured: a fifth
+    of an import's time). The pipeline builds no reference cycles; whatever a library may
+    leave is collected as usual once the collector runs again.
+    """
+    if not gc.isenabled():
+        yield
+        return
+    gc.disable()
+    try:
+        yield
+    finally:
+        gc.enable()
 
 
 def suggest_mappings(
@@ -171,7 +205,7 @@ def execute(
     active = _in_dependency_order([run for run in runs if run.status != TableStatus.SKIPPED])
     aborted: str | None = None
     try:
-        with transaction.atomic(using=using):
+        with _without_cyclic_gc(), transaction.atomic(using=using):
             _clear_replaced(active, using)
             loaders = []
             for run in active:
