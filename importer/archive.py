@@ -38,6 +38,7 @@ class SourceTree(ABC):
     """A folder or a zip seen as sorted POSIX paths of regular files, opened as raw bytes."""
 
     label: str
+    path: Path  # the folder or the zip file: another process opens the same source from it
 
     @abstractmethod
     def names(self) -> list[str]:
@@ -72,6 +73,7 @@ class FolderTree(SourceTree):
 
     def __init__(self, root: Path) -> None:
         self._root = root.resolve()
+        self.path = self._root
         self.label = self._root.name or str(self._root)
         self._names = self._scan()
         self._known = frozenset(self._names)
@@ -109,8 +111,15 @@ class FolderTree(SourceTree):
 class ZipTree(SourceTree):
     """A zip whose members have all passed the safety checks of `open_source`."""
 
-    def __init__(self, archive: zipfile.ZipFile, members: dict[str, zipfile.ZipInfo], label: str):
+    def __init__(
+        self,
+        archive: zipfile.ZipFile,
+        members: dict[str, zipfile.ZipInfo],
+        label: str,
+        path: Path,
+    ):
         self._zip = archive
+        self.path = path
         self._members = members
         self._names = sorted(members)
         self.label = label
@@ -171,7 +180,7 @@ def open_source(
     except BaseException:
         archive.close()
         raise
-    return ZipTree(archive, members, label)
+    return ZipTree(archive, members, label, path.resolve())
 
 
 def zip_member_names(

@@ -49,6 +49,7 @@ class ImporterSettings:
     batch_size: int
     naive_timezone: str
     postgres_copy: bool = True
+    analysis_processes: int | None = None
     target_apps: tuple[str, ...] | None = None
 
 

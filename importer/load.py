@@ -168,6 +168,18 @@ class TableLoader:
         staged = self.staged
         assert staged is not None and batch.found is not None
         found = batch.found.result()
+        if (
+            found.inserted
+            and len(batch.rows) == len(batch.results)
+            and not (found.refused or found.duplicates or found.missing or self._report_new)
+        ):
+            # Every item of the batch was new and is written: only counts to keep.
+            self.counts.read += len(batch.results)
+            self.counts.new += len(batch.rows)
+            if batch.rows:
+                self.wrote_primary_keys = self.wrote_primary_keys or self._writes_pk
+            self.observer.batch_done(self.source, self.counts)
+            return
         # Report as the generic path does: failed items and repeated keys in item order, then
         # missing references, then what was written.
         kept: list[tuple[int, StagedRow]] = []

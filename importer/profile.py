@@ -194,6 +194,40 @@ class TableProfiler:
             self._add_column(tally, tags, list(map(dict.__getitem__, values, tags)))
         self.invalid_items += len(invalid_rows)
 
+    def merge(self, later: TableProfiler) -> None:
+        """Add the profile of the items that come after these (another data file's, say).
+
+        Counts add up; samples, first-seen order and number ranges come out as one pass over
+        both would give them; uniqueness holds if it held in each and no value is in both.
+        """
+        self.items += later.items
+        self.invalid_items += later.invalid_items
+        for name, theirs in later._tallies.items():
+            ours = self._tallies.get(name)
+            if ours is None:
+                self._tallies[name] = theirs
+                continue
+            ours.present += theirs.present
+            for tag, count in theirs.types.items():
+                ours.types[tag] = ours.types.get(tag, 0) + count
+            for sample in theirs.samples:
+                if len(ours.samples) >= SAMPLE_COUNT:
+                    break
+                if sample not in ours.samples:
+                    ours.samples.append(sample)
+            if ours.hashes is not None:
+                if theirs.hashes is None or not ours.hashes.isdisjoint(theirs.hashes):
+                    ours.hashes = None
+                else:
+                    room = UNIQUE_CHECK_ITEMS - len(ours.hashes)
+                    ours.hashes.update(islice(theirs.hashes, max(room, 0)))
+            for bound in (theirs.number_min, theirs.number_max):
+                if bound is not None:
+                    if ours.number_min is None or bound < ours.number_min:
+                        ours.number_min = bound
+                    if ours.number_max is None or bound > ours.number_max:
+                        ours.number_max = bound
+
     def _add_values(self, tally: _AttributeTally, column: list[Any]) -> list[int]:
         """Profile one attribute value by value; return the rows whose value is invalid."""
         invalid = []

@@ -22,13 +22,13 @@ from .coerce import RowCoercer
 from .conf import ImporterSettings, get_settings
 from .discover import discover
 from .errors import ImportAborted, ImporterError, ReadError
+from .fanout import Limits, profile_files, worker_count
 from .load import TableLoader
 from .mapping import RAW, MappingSet, Mode, TableMapping, resolve_model, suggest_mapping
 from .observer import RunObserver, SilentObserver
 from .outcomes import RowProblem, TableCounts
-from .profile import BATCH_ITEMS as PROFILE_BATCH_ITEMS
 from .profile import TableProfile, TableProfiler
-from .read import iter_attribute_batches, iter_items, iter_line_chunks
+from .read import iter_items, iter_line_chunks
 from .report import RunReport, TableReport, TableStatus
 from .sources import LineChunk, SourceItem, TableSource
 
@@ -103,6 +103,14 @@ def _analyse_tables(
     conf: ImporterSettings,
 ) -> list[TableAnalysis]:
     tables = []
+    limits = Limits(
+        max_line_bytes=conf.max_line_bytes,
+        max_decompressed_bytes=conf.max_file_decompressed_bytes,
+        max_members=conf.max_zip_members,
+        max_uncompressed_bytes=conf.max_uncompressed_bytes,
+        max_compression_ratio=conf.max_compression_ratio,
+    )
+    processes = worker_count(conf.analysis_processes)
     for source in sources:
         if only and source.name not in only:
             continue
@@ -110,15 +118,9 @@ def _analyse_tables(
         error = _unreadable_reason(source, tree)
         if error is None:
             try:
-                for data_file in source.files:
-                    for batch in iter_attribute_batches(
-                        tree,
-                        data_file,
-                        batch_size=PROFILE_BATCH_ITEMS,
-                        max_line_bytes=conf.max_line_bytes,
-                        max_decompressed_bytes=conf.max_file_decompressed_bytes,
-                    ):
-                        profiler.add_batch(batch)
+                profiler = profile_files(
+                    tree, source.name, source.files, limits=limits, processes=processes
+                )
             except ReadError as read_error:
                 error = str(read_error)
         tables.append(TableAnalysis(source=source, profile=profiler.build(), error=error))
