@@ -46,13 +46,10 @@ def deserialize_item(attributes: dict[str, Any]) -> dict[str, Any]:
     """Turn a DynamoDB JSON attribute map (name -> {"TAG": value}) into name -> Python value."""
     if not isinstance(attributes, dict):
         raise DeserializeError(f"an item must be a JSON object, got {_kind(attributes)}")
-    result: dict[str, Any] = {}
     try:
-        for name, value in attributes.items():
-            result[name] = _value(value, 0)
+        return _entries(attributes, 0)
     except DeserializeError as error:
-        raise DeserializeError(error.reason, path=f"{name}{error.path}") from None
-    return result
+        raise DeserializeError(error.reason, path=error.path.removeprefix(".")) from None
 
 
 def deserialize_value(value: Any, *, path: str = "") -> Any:
@@ -201,10 +198,39 @@ def _map(payload: Any, depth: int) -> dict[str, Any]:
         raise DeserializeError(f"a map must be a JSON object, got {_kind(payload)}")
     if depth >= MAX_DEPTH:
         raise DeserializeError(_TOO_DEEP)
-    depth += 1
+    return _entries(payload, depth + 1)
+
+
+def _entries(payload: dict[str, Any], depth: int) -> dict[str, Any]:
+    """The values of a map (or an item's attributes), the common ones without a call each."""
     result: dict[str, Any] = {}
+    key = ""
     try:
         for key, item in payload.items():
+            if type(item) is dict and len(item) == 1:
+                # S, N (plain and short: always within DynamoDB's range and digits), BOOL and
+                # M are most values: decided here; the rest (and every error) by _value.
+                text = item.get("S")
+                if type(text) is str:
+                    result[key] = text
+                    continue
+                text = item.get("N")
+                if type(text) is str:
+                    if len(text) <= MAX_DIGITS and not text.strip("0123456789.-"):
+                        try:
+                            result[key] = Decimal(text, _STRICT)
+                            continue
+                        except InvalidOperation:
+                            pass
+                else:
+                    flag = item.get("BOOL")
+                    if flag is True or flag is False:
+                        result[key] = flag
+                        continue
+                    inner = item.get("M")
+                    if type(inner) is dict and depth < MAX_DEPTH:
+                        result[key] = _entries(inner, depth + 1)
+                        continue
             result[key] = _value(item, depth)
     except DeserializeError as error:
         raise DeserializeError(error.reason, path=f".{key}{error.path}") from None
