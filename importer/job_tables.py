@@ -6,11 +6,14 @@ from __future__ import annotations
 
 from typing import Any
 
+from .archive import SourceTree
+from .discover import discover
+from .errors import ImporterError
 from .mapping import RAW, MappingSet, TableMapping, suggest_mapping
 from .models import ImportJob, TableImport
 from .permissions import missing_permissions, replaces_user_model
 from .profile import TableProfile
-from .run import Analysis
+from .run import Analysis, TableAnalysis
 from .sources import DataFile, TableSource
 from .validation import MappingProblem, validate_mapping
 
@@ -39,6 +42,27 @@ def table_import(job: ImportJob, position: int, table: Any, analysis: Analysis) 
         error=table.error or "",
         profile=table.profile.to_json(),
     )
+
+
+def stored_analysis(job: ImportJob, tree: SourceTree) -> Analysis:
+    """The job's analysis for a run: its tables found again in the upload, their stored profiles.
+
+    Discovery reads only the manifests and checksums; the items were profiled once, by the
+    analysis task, so a dry run or an import reads each item once more, not twice.
+    """
+    discovery = discover(tree)
+    found = {source.name: source for source in discovery.tables}
+    stored = list(job.tables.all())
+    missing = [table.name for table in stored if table.name not in found]
+    if missing:
+        raise ImporterError(f"the upload no longer holds table(s) {', '.join(missing)}")
+    tables = tuple(
+        TableAnalysis(
+            source=found[table.name], profile=table_profile(table), error=table.error or None
+        )
+        for table in stored
+    )
+    return Analysis(label=tree.label, tables=tables, warnings=discovery.warnings)
 
 
 def _file_json(data_file: DataFile) -> dict[str, Any]:

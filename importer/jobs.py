@@ -23,7 +23,13 @@ from django.utils import timezone
 from . import progress
 from .conf import get_settings
 from .errors import ImporterError, JobStateError, MappingError
-from .job_tables import check_mapping, job_mappings, permission_problems, table_import
+from .job_tables import (
+    check_mapping,
+    job_mappings,
+    permission_problems,
+    stored_analysis,
+    table_import,
+)
 from .mapping import RAW, SKIP, MappingSet, resolve_model
 from .models import ImportJob, ImportProblem, ImportRow, Phase, TableImport, Task
 from .outcomes import RowProblem
@@ -293,12 +299,8 @@ def _run(job: ImportJob, mappings: MappingSet, *, phase: str) -> RunReport:
         ImportRow.objects.filter(job=job, phase=phase).delete()
         ImportProblem.objects.filter(job=job, phase=phase).delete()
     with ProgressReporter(job.pk) as reporter, opened_upload(job) as tree:
-        metered = MeteredTree(tree, reporter)
-        reporter.start("reading", total=metered.data_bytes(), unit="bytes")
-        analysis = analyse(metered, conf=conf)
-        missing = sorted(set(tables) - {table.name for table in analysis.tables})
-        if missing:
-            raise ImporterError(f"the upload no longer holds table(s) {', '.join(missing)}")
+        reporter.start("finding the tables", total=0)
+        analysis = stored_analysis(job, tree)
         for name in mappings.tables:
             target = mappings.tables[name].target
             if target not in (RAW, SKIP):
