@@ -34,6 +34,12 @@ DEFAULTS: dict[str, Any] = {
     # where their code lives (not in Django, not in an installed package; importer/permissions.py).
     # Set it when the project itself is installed as a package.
     "TARGET_APPS": None,
+    # Worker processes that profile a big table's data files side by side (importer/fanout.py);
+    # None: one per CPU.
+    "ANALYSIS_PROCESSES": None,
+    # New rows of each table the dry-run preview lists (the rest are counted); every error,
+    # update and skip is listed.
+    "PREVIEW_NEW_ROWS": 1000,
 }
 
 
@@ -50,6 +56,7 @@ class ImporterSettings:
     naive_timezone: str
     postgres_copy: bool = True
     analysis_processes: int | None = None
+    preview_new_rows: int = 1000
     target_apps: tuple[str, ...] | None = None
 
 

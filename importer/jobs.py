@@ -22,6 +22,7 @@ from django.utils import timezone
 
 from . import progress
 from .conf import get_settings
+from .discover import discover
 from .errors import ImporterError, JobStateError, MappingError
 from .job_tables import (
     check_mapping,
@@ -97,9 +98,12 @@ def analyse_job(job: ImportJob) -> None:
     with ProgressReporter(job.pk) as reporter:
         try:
             with opened_upload(job) as tree:
+                # Discovery reads the manifests and checksums every data file; the progress
+                # counts the profiling's reading only.
+                discovery = discover(tree)
                 metered = MeteredTree(tree, reporter)
                 reporter.start("analysing", total=metered.data_bytes(), unit="bytes")
-                analysis = analyse(metered, conf=get_settings())
+                analysis = analyse(metered, conf=get_settings(), discovery=discovery)
             if not analysis.tables:
                 raise ImporterError(
                     f"{job.original_name} holds no DynamoDB export: expected "

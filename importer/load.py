@@ -84,8 +84,6 @@ class TableLoader:
             if self.staged is not None
             else None
         )
-        # Observers that only count new rows (the command line) are spared a RowResult each.
-        self._report_new = getattr(observer, "keeps_new_rows", True)
         self._item_lines: dict[str, ItemLines] = {}
 
     @property
@@ -171,7 +169,7 @@ class TableLoader:
         if (
             found.inserted
             and len(batch.rows) == len(batch.results)
-            and not (found.refused or found.duplicates or found.missing or self._report_new)
+            and not (found.refused or found.duplicates or found.missing or self._keeps_new_rows)
         ):
             # Every item of the batch was new and is written: only counts to keep.
             self.counts.read += len(batch.results)
@@ -321,8 +319,14 @@ class TableLoader:
             current_many=current_many,
         )
 
+    @property
+    def _keeps_new_rows(self) -> bool:
+        # Observers that only count new rows (the command line, or a preview that has listed
+        # enough) are spared a RowResult each.
+        return getattr(self.observer, "keeps_new_rows", True)
+
     def _report(self, written: Iterator[PlannedRow]) -> None:
-        report_new = self._report_new
+        report_new = self._keeps_new_rows
         for entry in written:
             self.counts.add(entry.outcome)
             if entry.outcome == Outcome.UNCHANGED or (

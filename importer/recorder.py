@@ -15,8 +15,9 @@ from typing import Any
 
 from django.db import transaction
 
+from .conf import get_settings
 from .models import ImportJob, ImportProblem, ImportRow, TableImport
-from .outcomes import RowProblem, RowResult, TableCounts
+from .outcomes import Outcome, RowProblem, RowResult, TableCounts
 from .progress import ProgressReporter
 from .sources import DataFile, TableSource
 
@@ -39,7 +40,9 @@ class JobRecorder:
         self.tables = tables
         self.phase = phase
         self.keep_rows = keep_rows
-        self.keeps_new_rows = keep_rows
+        self.new_rows_per_table = get_settings().preview_new_rows
+        self._new_kept: dict[str, int] = {}
+        self._table = ""
         self.progress = progress
         self.alias = progress.alias
         self.rows: list[dict[str, Any]] = []
@@ -47,8 +50,13 @@ class JobRecorder:
         self._read: dict[str, int] = {}
         self._spool: Any = None
 
+    @property
+    def keeps_new_rows(self) -> bool:
+        """New rows are listed up to PREVIEW_NEW_ROWS per table; the rest are counted."""
+        return self.keep_rows and self._new_kept.get(self._table, 0) < self.new_rows_per_table
+
     def table_started(self, table: TableSource, *, target: str, total_items: int) -> None:
-        pass
+        self._table = table.name
 
     def file_started(self, table: TableSource, data_file: DataFile) -> None:
         pass
@@ -59,6 +67,11 @@ class JobRecorder:
     def row(self, result: RowResult) -> None:
         if not self.keep_rows:
             return
+        if result.outcome == Outcome.NEW:
+            kept = self._new_kept.get(result.table, 0)
+            if kept >= self.new_rows_per_table:
+                return
+            self._new_kept[result.table] = kept + 1
         self.rows.append(
             {
                 "table_id": self.tables[result.table].pk,

@@ -30,7 +30,7 @@ from .outcomes import RowProblem, TableCounts
 from .profile import TableProfile, TableProfiler
 from .read import iter_items, iter_line_chunks
 from .report import RunReport, TableReport, TableStatus
-from .sources import LineChunk, SourceItem, TableSource
+from .sources import Discovery, LineChunk, SourceItem, TableSource
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -77,12 +77,19 @@ class _TableRun:
 
 
 def analyse(
-    tree: SourceTree, *, only: tuple[str, ...] = (), conf: ImporterSettings | None = None
+    tree: SourceTree,
+    *,
+    only: tuple[str, ...] = (),
+    conf: ImporterSettings | None = None,
+    discovery: Discovery | None = None,
 ) -> Analysis:
-    """Discover every table in `tree` and profile each one over all its items."""
+    """Discover every table in `tree` and profile each one over all its items.
+
+    `discovery`, when given, is what `discover` found in this tree already (the wizard discovers
+    first, so that only the profiling reads count as its progress).
+    """
     conf = conf or get_settings()
-    discovery = discover(tree)
-    tables = []
+    discovery = discovery or discover(tree)
     with _without_cyclic_gc():
         tables = _analyse_tables(tree, discovery.tables, only=only, conf=conf)
     if only:

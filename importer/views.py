@@ -28,6 +28,7 @@ from django_htmx.http import HttpResponseClientRedirect, HttpResponseClientRefre
 from django_htmx.middleware import HtmxDetails
 
 from . import job_tables, jobs
+from .conf import get_settings
 from .errors import ImporterError
 from .forms import MappingFileForm, TableMappingForm, UploadForm
 from .mapping import RAW, SKIP, MappingSet, resolve_model
@@ -375,6 +376,10 @@ def preview(request: HtmxHttpRequest, job: ImportJob) -> HttpResponse:
             for value in LISTED_OUTCOMES
         ],
         "unchanged": totals.get("unchanged", 0),
+        # New rows past PREVIEW_NEW_ROWS per table are counted, not listed.
+        "new_unlisted": totals.get("new", 0)
+        - ImportRow.objects.filter(job=job, phase=Phase.DRY_RUN, outcome=Outcome.NEW).count(),
+        "new_per_table": get_settings().preview_new_rows,
         "imported": "load" in job.summary,
         "step": "preview",
         "counts_key": "plan",

@@ -1238,3 +1238,17 @@ def test_real_exports_through_the_wizard_match_the_command(client, staff, tmp_pa
     assert wizard_plan == wizard_load
     new = {t.name: t.load_counts["new"] for t in job.tables.all()}
     assert (new, job.status, command_error) == REAL_EXPORTS[name]
+
+
+def test_the_preview_lists_the_first_new_rows_of_each_table_and_counts_the_rest(
+    client, staff, tmp_path, settings
+):
+    settings.DYNAMODB_IMPORTER = {**settings.DYNAMODB_IMPORTER, "PREVIEW_NEW_ROWS": 2}
+    job = planned_job(client, tmp_path)
+    listed = ImportRow.objects.filter(job=job, phase=Phase.DRY_RUN, outcome="new")
+    assert list(listed.values_list("item_key", flat=True)) == ["id=a", "id=b"]
+    body = client.get(f"/import/{job.pk}/preview/").content.decode()
+    assert (
+        "2 rows; page 1 of 1. The first 2 new rows of each table are listed; "
+        "1 more new row is counted.</p>"
+    ) in body
