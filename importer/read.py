@@ -15,7 +15,7 @@ import re
 import zipfile
 import zlib
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 from itertools import chain, islice
 from typing import Any, BinaryIO
 
@@ -79,11 +79,22 @@ def iter_line_chunks(
     can hand any line it cannot take to `ItemLines.items`). Files of another shape give None:
     read them with `iter_items`.
     """
-    with _open_content(tree, data_file, max_decompressed_bytes) as chunks:
+    opened = ExitStack()
+    with opened:
+        chunks = opened.enter_context(_open_content(tree, data_file, max_decompressed_bytes))
         head, ended = _lookahead(chunks, data_file.path, max_line_bytes)
         if _sniff(head, ended, data_file.path) != "item-lines":
             return None
-    return _line_chunks_of(tree, data_file, max_line_bytes, max_decompressed_bytes)
+        # The file stays open (read once): the generator owns it from here.
+        content = chain([head.removeprefix(codecs.BOM_UTF8)], chunks)
+        return _owned(opened.pop_all(), _line_chunks(content, data_file.path, max_line_bytes))
+
+
+def _owned(
+    resources: ExitStack, chunks: Iterator[tuple[int, list[bytes]]]
+) -> Iterator[tuple[int, list[bytes]]]:
+    with resources:
+        yield from chunks
 
 
 def iter_attribute_batches(
@@ -152,15 +163,6 @@ class ItemLines:
         except _InvalidJSON as err:
             raise ReadError(f"invalid JSON: {err}", file=self.path, line=number) from err
         return self._shape.items(value, number)
-
-
-def _line_chunks_of(
-    tree: SourceTree, data_file: DataFile, max_line_bytes: int, max_decompressed_bytes: int
-) -> Iterator[tuple[int, list[bytes]]]:
-    with _open_content(tree, data_file, max_decompressed_bytes) as chunks:
-        head, _ = _lookahead(chunks, data_file.path, max_line_bytes)
-        head = head.removeprefix(codecs.BOM_UTF8)
-        yield from _line_chunks(chain([head], chunks), data_file.path, max_line_bytes)
 
 
 @contextmanager

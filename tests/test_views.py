@@ -1252,3 +1252,18 @@ def test_the_preview_lists_the_first_new_rows_of_each_table_and_counts_the_rest(
         "2 rows; page 1 of 1. The first 2 new rows of each table are listed; "
         "1 more new row is counted.</p>"
     ) in body
+
+
+def test_progress_says_finishing_once_every_item_is_counted(client, staff, tmp_path):
+    job = ready_job(client, tmp_path)
+    ImportJob.objects.filter(pk=job.pk).update(
+        status=Status.IMPORTING, task="import", progress_phase="importing"
+    )
+    ImportJob.objects.filter(pk=job.pk).update(progress_done=2, progress_total=3)
+    body = client.get(f"/import/{job.pk}/progress/", **HTMX).content.decode()
+    assert '<span class="progress-phase">importing</span>…' in body
+    ImportJob.objects.filter(pk=job.pk).update(progress_done=3)
+    body = client.get(f"/import/{job.pk}/progress/", **HTMX).content.decode()
+    assert (
+        '<span class="progress-phase">finishing (the last checks, then the commit)</span>…'
+    ) in body
