@@ -19,7 +19,11 @@ migrations, no interpreter start):
 - COPY floor: `COPY benchapp_row FROM STDIN` (psycopg `cursor.copy`) of the same rows, written to
   CSV beforehand.
 - decode: boto3's TypeDeserializer against importer.deserialize.deserialize_item over the same
-  items, parsed with json.loads in chunks beforehand (parsing timed in neither).
+  items, parsed with json.loads in chunks beforehand (parsing timed in neither), and from the
+  export line (json.loads + boto3 against orjson.loads + ours).
+- upload: a zip of --upload-mib MiB (1 GiB by default) streamed to `manage.py runserver` as the
+  upload form's POST; the web process's resident memory before, at its peak and after
+  (bench/upload.py).
 
 It prints the results as markdown; --write-docs also writes them into docs/benchmarks.md (one
 section per item count, with the machine and the targets of issue 4). Scratch PostgreSQL databases
@@ -51,6 +55,7 @@ from bench.report import (  # noqa: E402
     DecodeResult,
     Measurement,
     RunResult,
+    UploadResult,
     describe_machine,
     render_run,
     update_docs,
@@ -73,6 +78,7 @@ class Options:
     keep: bool
     write_docs: bool
     command: str
+    upload_mib: int
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -139,12 +145,18 @@ def parse_options(argv: Sequence[str]) -> Options:
     parser.add_argument(
         "--skip",
         default="",
-        help="Comma-separated measurements to leave out: seed, importer, copy, decode.",
+        help="Comma-separated measurements to leave out: seed, importer, copy, decode, upload.",
     )
     parser.add_argument(
         "--postgres-url",
         default=os.environ.get("BENCH_POSTGRES_URL", "postgres://postgres@127.0.0.1:5432/postgres"),
         help="Server to create the scratch databases on (the URL's database is only connected to).",
+    )
+    parser.add_argument(
+        "--upload-mib",
+        type=int,
+        default=1024,
+        help="Size of the zip uploaded to the web server (the 'upload' measurement), in MiB.",
     )
     parser.add_argument("--keep", action="store_true", help="Keep the export and the databases.")
     parser.add_argument("--write-docs", action="store_true", help="Update docs/benchmarks.md.")
@@ -154,8 +166,8 @@ def parse_options(argv: Sequence[str]) -> Options:
     if unknown or not databases:
         parser.error(f"--databases takes sqlite and/or postgres, got {args.databases!r}")
     skip = frozenset(name.strip() for name in args.skip.split(",") if name.strip())
-    if skip - {"seed", "importer", "copy", "decode"}:
-        parser.error(f"--skip takes seed, importer, copy, decode; got {args.skip!r}")
+    if skip - {"seed", "importer", "copy", "decode", "upload"}:
+        parser.error(f"--skip takes seed, importer, copy, decode, upload; got {args.skip!r}")
     if args.items < 1:
         parser.error("--items must be at least 1")
     return Options(
@@ -167,6 +179,7 @@ def parse_options(argv: Sequence[str]) -> Options:
         keep=args.keep,
         write_docs=args.write_docs,
         command="python bench/run.py " + shlex.join(argv),
+        upload_mib=args.upload_mib,
     )
 
 
@@ -277,8 +290,31 @@ def measure_decode(*, workdir: Path, export: Path) -> DecodeResult:
         items=result["items"],
         boto3_seconds=result["boto3_seconds"],
         ours_seconds=result["ours_seconds"],
+        boto3_line_seconds=result["boto3_line_seconds"],
+        ours_line_seconds=result["ours_line_seconds"],
         agree=result["agree"],
         peak_rss_mb=child.peak_rss_mb,
+    )
+
+
+def measure_upload(*, mib: int, workdir: Path) -> UploadResult:
+    """Stream a zip of `mib` MiB to a real runserver; watch the server's memory (bench/upload.py)."""
+    print(f"… uploading a {mib:,} MiB zip to the web server", flush=True)
+    result_file = workdir / "upload.json"
+    subprocess.run(
+        [sys.executable, "-m", "bench.upload", "--mib", str(mib), "--result", str(result_file)],
+        cwd=REPO,
+        env={key: value for key, value in os.environ.items() if key != "DATABASE_URL"},
+        check=True,
+        stdout=subprocess.DEVNULL,
+    )
+    result = json.loads(result_file.read_text())
+    return UploadResult(
+        mib=result["upload_mib"],
+        seconds=result["seconds"],
+        rss_before_mb=result["rss_before_mib"],
+        rss_peak_mb=result["rss_peak_mib"],
+        rss_after_mb=result["rss_after_mib"],
     )
 
 
@@ -286,6 +322,11 @@ def _measurement(
     name: str, database: str, child: ChildRun, *, expected: int, note: str
 ) -> Measurement:
     result = child.result
+    if result.get("load_seconds") is not None:
+        analysis = result["seconds"] - result["load_seconds"]
+        note = f"{note}; analysis {analysis:.1f} s, load {result['load_seconds']:.1f} s"
+        if result["workers_peak_rss_mb"]:
+            note += f"; largest worker process {result['workers_peak_rss_mb']:.0f} MB"
     if result["rows"] != expected:
         note = f"{note}; WARNING: {result['rows']:,} rows in the table".lstrip("; ")
     return Measurement(
@@ -327,6 +368,11 @@ def run(options: Options) -> RunResult:
         decode = (
             None if "decode" in options.skip else measure_decode(workdir=workdir, export=export)
         )
+        upload = (
+            None
+            if "upload" in options.skip
+            else measure_upload(mib=options.upload_mib, workdir=workdir)
+        )
         return RunResult(
             items=options.items,
             files=summary.files,
@@ -337,6 +383,7 @@ def run(options: Options) -> RunResult:
             ),
             measurements=tuple(measurements),
             decode=decode,
+            upload=upload,
         )
     finally:
         if options.keep:
@@ -369,10 +416,16 @@ migrations, no interpreter start-up). `DEBUG` is off (bench/settings.py).
   the first `--seed-items` items (default min(N, 50,000)); items/s is extrapolated from those.
 - **importer**: `manage.py import_dynamodb --data-dir EXPORT --map bench=benchapp.Row` on a fresh
   migrated database: the whole command (discovery, profiling pass, mapping, load), as a user runs it.
+  The note splits it into analysis (discovery and the profiling pass, in worker processes when the
+  export is big) and load, and gives the peak RSS of the largest analysis worker (the measured
+  process's RSS is its own).
 - **COPY floor**: `COPY benchapp_row FROM STDIN (FORMAT csv)` through psycopg 3 `cursor.copy`, of
   the same rows already converted to CSV (conversion not timed).
 - **decode**: boto3's `TypeDeserializer` against `importer.deserialize.deserialize_item` over every
-  item, both given the same items already parsed by `json.loads` (parsing timed in neither).
+  item, both given the same items already parsed by `json.loads` (parsing timed in neither); and
+  from the export line's bytes (`json.loads` + boto3 against `orjson.loads` + ours).
+- **upload**: a 1 GiB zip streamed to `manage.py runserver` as the upload form's POST
+  (`bench/upload.py`), sampling the web process's resident memory every 50 ms.
 
 Each section below is the unedited output of one run; a new run replaces the section of the same
 size. Each figure comes from a single run: on a machine doing other work at the same time they
