@@ -1,12 +1,14 @@
-"""Profile a table's data files side by side in worker processes, then merge the profiles.
+"""Read a big table's data files side by side in worker processes, one per CPU.
 
-Analysis reads every item of every file, and exports come split into many data files: a big
-table's files are profiled in a pool of worker processes, one per CPU. Workers are forked (cheap,
-nothing to import again); each reopens the source by its path, touches nothing else it inherited
-(no database connection, no open file) and returns one TableProfiler; the profiles merge in file
-order, so the result is what one pass gives (see TableProfiler.merge). Small tables, a machine
-with one CPU, and a process that must not fork (it runs other threads, or is itself a daemonic
-worker such as Celery's) are profiled in the calling process. Pure Python: no Django import.
+Exports come split into many data files, and both passes over a table read every item: the
+analysis profiles each file in a worker (`profile_files`; the profiles merge in file order, so
+the result is what one pass gives, see TableProfiler.merge), and the load's fast lane encodes
+each file's export lines in a worker (`encode_files`; the encoded files come back in file order,
+a few at a time, for the loader to stage). Workers are forked (cheap: nothing to import again,
+and the fast lane's encoder comes along); each reopens the source by its path and touches nothing
+else it inherited (no database connection, no open file). Small tables, a machine with one CPU,
+and a process that must not fork (it runs other threads, or is itself a daemonic worker such as
+Celery's) read in the calling process. No Django import.
 """
 
 from __future__ import annotations
@@ -16,14 +18,16 @@ import multiprocessing
 import os
 import sys
 import threading
-from collections.abc import Sequence
-from concurrent.futures import ProcessPoolExecutor
-from dataclasses import dataclass
+from collections import deque
+from collections.abc import Iterator, Sequence
+from concurrent.futures import Future, ProcessPoolExecutor
+from dataclasses import dataclass, field
+from typing import Any
 
 from importer.archive import SourceTree, open_source
 from importer.errors import ReadError
 from importer.profile import BATCH_ITEMS, TableProfiler
-from importer.read import iter_attribute_batches
+from importer.read import iter_attribute_batches, iter_line_chunks
 from importer.sources import DataFile
 
 # Below this many bytes of data files, starting workers costs more than it saves.
@@ -48,6 +52,25 @@ class _Failure:
     reason: str
     file: str
     line: int | None
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class EncodedLines:
+    """One data file's export lines, encoded by a worker, line by line in file order.
+
+    `texts[n]` is the line's COPY values (tab-separated), or None when the fast lane handed the
+    line back (the loader takes it down the generic path); `keys[n]` names the item as reports
+    do. Blank lines are left out.
+    """
+
+    file: str
+    numbers: list[int] = field(default_factory=list)
+    raws: list[bytes] = field(default_factory=list)
+    texts: list[str | None] = field(default_factory=list)
+    keys: list[str | None] = field(default_factory=list)
+
+
+_ENCODER: Any = None  # the fast lane's LineEncoder, in a load's worker processes
 
 
 def worker_count(requested: int | None = None) -> int:
@@ -90,6 +113,104 @@ def profile_files(
     return profiler
 
 
+def encode_files(
+    tree: SourceTree,
+    files: Sequence[DataFile],
+    *,
+    encoder: Any,
+    limits: Limits,
+    processes: int,
+) -> Iterator[EncodedLines | DataFile] | None:
+    """Encode the export lines of `files` in worker processes, or None when it does not pay.
+
+    Yields each file in order: its EncodedLines, or the DataFile itself when it holds no export
+    lines (the caller reads it item by item). Raises ReadError for a damaged file, in its turn.
+    At most one file per worker is waiting, so memory holds a few files, not the table.
+    """
+    size = sum(tree.size(data_file.path) for data_file in files)
+    if processes < 2 or len(files) < 2 or size < MIN_PARALLEL_BYTES or not _may_fork():
+        return None
+    return _encoded_in_order(tree, files, encoder, limits, min(processes, len(files)))
+
+
+def _encoded_in_order(
+    tree: SourceTree, files: Sequence[DataFile], encoder: Any, limits: Limits, workers: int
+) -> Iterator[EncodedLines | DataFile]:
+    context = multiprocessing.get_context("fork")
+    with ProcessPoolExecutor(
+        max_workers=workers, mp_context=context, initializer=_set_encoder, initargs=(encoder,)
+    ) as pool:
+        waiting: deque[tuple[DataFile, Future[EncodedLines | _Failure | None]]] = deque()
+        queue = iter(files)
+        for data_file in queue:
+            waiting.append(
+                (data_file, pool.submit(_encode_file, str(tree.path), data_file, limits))
+            )
+            if len(waiting) > workers:
+                yield _result(*waiting.popleft())
+        while waiting:
+            yield _result(*waiting.popleft())
+
+
+def _result(
+    data_file: DataFile, future: Future[EncodedLines | _Failure | None]
+) -> EncodedLines | DataFile:
+    encoded = future.result()
+    if isinstance(encoded, _Failure):
+        raise ReadError(encoded.reason, file=encoded.file, line=encoded.line)
+    return data_file if encoded is None else encoded
+
+
+def _set_encoder(encoder: Any) -> None:
+    global _ENCODER
+    _ENCODER = encoder
+    gc.disable()  # as in the caller's run (importer/run.py): lines are freed by refcount
+
+
+def _encode_file(path: str, data_file: DataFile, limits: Limits) -> EncodedLines | _Failure | None:
+    """In a worker: encode one data file's export lines (None: it holds none)."""
+    encoder = _ENCODER
+    encoded = EncodedLines(file=data_file.path)
+    numbers, raws, texts, keys = encoded.numbers, encoded.raws, encoded.texts, encoded.keys
+    try:
+        with _reopen(path, limits) as tree:
+            chunks = iter_line_chunks(
+                tree,
+                data_file,
+                max_line_bytes=limits.max_line_bytes,
+                max_decompressed_bytes=limits.max_decompressed_bytes,
+            )
+            if chunks is None:
+                return None
+            for first, lines in chunks:
+                for number, line in enumerate(lines, first):
+                    if not line.strip():
+                        continue  # a blank line holds no item
+                    numbers.append(number)
+                    raws.append(line)
+                    result = encoder.encode(line)
+                    if result is None:
+                        texts.append(None)
+                        keys.append(None)
+                    else:
+                        item, values = result
+                        texts.append("\t".join(values))
+                        keys.append(encoder.item_key(item))
+    except ReadError as error:
+        return _Failure(reason=error.reason, file=error.file, line=error.line)
+    return encoded
+
+
+def _reopen(path: str, limits: Limits) -> SourceTree:
+    return open_source(
+        path,
+        max_upload_bytes=sys.maxsize,  # the caller has taken the source in already
+        max_members=limits.max_members,
+        max_uncompressed_bytes=limits.max_uncompressed_bytes,
+        max_compression_ratio=limits.max_compression_ratio,
+    )
+
+
 def _may_fork() -> bool:
     # fork() copies only the calling thread: a lock another thread held stays locked forever.
     return (
@@ -106,13 +227,7 @@ def _profile_file(
     gc.disable()  # as in the caller's analysis (importer/run.py): items are freed by refcount
     profiler = TableProfiler(table)
     try:
-        with open_source(
-            path,
-            max_upload_bytes=sys.maxsize,  # the caller has taken the source in already
-            max_members=limits.max_members,
-            max_uncompressed_bytes=limits.max_uncompressed_bytes,
-            max_compression_ratio=limits.max_compression_ratio,
-        ) as tree:
+        with _reopen(path, limits) as tree:
             _add_file(profiler, tree, data_file, limits)
     except ReadError as error:
         return _Failure(reason=error.reason, file=error.file, line=error.line)

@@ -24,6 +24,7 @@ from .coerce import CoercedRow, RowCoercer, RowFailure
 from .converters import m2m_lookup_field
 from .duplicates import SeenKeys, key_text
 from .errors import ImportAborted
+from .fanout import EncodedLines
 from .mapping import ErrorPolicy
 from .observer import RunObserver
 from .outcomes import Outcome, RowProblem, RowResult, TableCounts
@@ -32,7 +33,9 @@ from .plan import PlannedRow, classify, fetch_existing
 from .read import ItemLines
 from .sources import LineChunk, SourceItem, TableSource
 
-Entry = SourceItem | tuple[str, int, bytes]  # an item, or (file, line, raw) of an export line
+# An item; (file, line, raw) of an export line; or (file, line, raw, COPY values or None, item
+# key) of an export line a worker process encoded.
+Entry = SourceItem | tuple[str, int, bytes] | tuple[str, int, bytes, str | None, str | None]
 
 
 @dataclass(slots=True)
@@ -86,12 +89,7 @@ class TableLoader:
         )
         self._item_lines: dict[str, ItemLines] = {}
 
-    @property
-    def reads_lines(self) -> bool:
-        """Whether `load` takes export lines as LineChunks (the fast lane), not only items."""
-        return self.encoder is not None
-
-    def load(self, entries: Iterable[SourceItem | LineChunk]) -> None:
+    def load(self, entries: Iterable[SourceItem | LineChunk | EncodedLines]) -> None:
         """Coerce, check, classify and write every item (or export line), batch by batch."""
         if self.staged is None:
             self._seen = SeenKeys(using=self.using)
@@ -136,16 +134,25 @@ class TableLoader:
         assert staged is not None
         encoder = self.encoder
         encode = encoder.encode if encoder is not None else None
-        file_index = staged.file_index
         batch = _StagedBatch()
         results, rows, copied = batch.results, batch.rows, batch.copied
         for entry in entries:
             if type(entry) is tuple:
-                file, line, raw = entry
-                encoded = encode(raw) if encode is not None else None
+                if len(entry) == 5:  # encoded by a worker process (importer/fanout.py)
+                    file, line, raw, values, key = entry  # type: ignore[misc]
+                    if values is not None:
+                        row = FastRow(None, values, file, line, raw, encoder, key)  # type: ignore[arg-type]
+                        results.append(row)
+                        rows.append(row)
+                        copied.append(values)
+                        continue
+                    encoded = None
+                else:
+                    file, line, raw = entry
+                    encoded = encode(raw) if encode is not None else None
                 if encoded is not None:
                     item, values = encoded
-                    text = "\t".join([str(len(rows)), str(file_index(file)), str(line), *values])
+                    text = "\t".join(values)
                     row: StagedRow = FastRow(item, text, file, line, raw, encoder)  # type: ignore[arg-type]
                     results.append(row)
                     rows.append(row)
@@ -521,10 +528,25 @@ class TableLoader:
             )
 
 
-def _batches(entries: Iterable[SourceItem | LineChunk], size: int) -> Iterator[list[Entry]]:
-    """Cut items and export lines into batches of `size` (a LineChunk may be cut in two)."""
+def _batches(
+    entries: Iterable[SourceItem | LineChunk | EncodedLines], size: int
+) -> Iterator[list[Entry]]:
+    """Cut items and export lines into batches of `size` (a file's lines may be cut anywhere)."""
     batch: list[Entry] = []
     for entry in entries:
+        if type(entry) is EncodedLines:
+            lines = list(
+                zip(repeat(entry.file), entry.numbers, entry.raws, entry.texts, entry.keys)
+            )
+            start = 0
+            while start < len(lines):
+                part = lines[start : start + size - len(batch)]
+                batch.extend(part)  # type: ignore[arg-type]
+                start += len(part)
+                if len(batch) >= size:
+                    yield batch
+                    batch = []
+            continue
         if type(entry) is not LineChunk:
             batch.append(entry)  # type: ignore[arg-type]
             if len(batch) >= size:

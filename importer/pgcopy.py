@@ -17,9 +17,13 @@ columns or a nullable key field take the generic path (see `staged_writer_for`).
 
 from __future__ import annotations
 
+import datetime as dt
 import itertools
+import re
+import uuid
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from decimal import Decimal
 from typing import Any
 
 import psycopg
@@ -27,7 +31,7 @@ from django.db import connections, models
 from django.utils import timezone
 
 from .coerce import CoercedRow, RowCoercer
-from .encode import LineEncoder
+from .encode import NULL, LineEncoder
 from .errors import ImporterError
 from .mapping import Mode
 from .outcomes import Outcome
@@ -63,14 +67,15 @@ _PASS_THROUGH: frozenset[type[models.Field]] = frozenset(
     }
 )
 _names = itertools.count(1)
+_NEEDS_ESCAPE = re.compile(r"[\\\t\n\r\x00]")
 
 
 @dataclass(slots=True, eq=False)
 class FastRow:
     """A row the fast lane encoded: its COPY text line, and where it came from."""
 
-    item: Any  # the decoded (msgspec) item, for its key
-    text: str  # the whole COPY line: _n, _f, _l, then the values
+    item: Any  # the decoded (msgspec) item, for its key (None: a worker gave the key)
+    text: str  # the COPY text of its values (the staging prepends _n, _f, _l)
     file: str
     line: int
     raw: bytes  # the export line, for the generic path when SQL finds the row changed
@@ -115,6 +120,9 @@ def staged_writer_for(
     key_columns = [meta.get_field(name) for name in coercer.key_fields]
     if any(model_field.attname not in local or model_field.null for model_field in key_columns):
         return None  # repeated keys are found by a primary key on the key columns
+    # The key columns first: a row's key is then the start of its COPY text (see _origin_lines).
+    keys = {model_field.attname for model_field in key_columns}
+    written = [name for name in written if name in keys] + [n for n in written if n not in keys]
     # Fields the mapping does not write still get their value on insert, as Model(**values)
     # + bulk_create would give them: auto_now(_add) timestamps, Python defaults, else NULL.
     pk = meta.pk
@@ -162,6 +170,9 @@ class StagedWriter:
         serial = next(_names)
         self._stage = quote(f"importer_stage_{serial}")
         self._seen = quote(f"importer_seen_{serial}")
+        self._origins = quote(f"importer_origins_{serial}")
+        self._direct = False  # see `open`
+        self._origins_indexed = False
         self._columns = [quote(model_field.column) for model_field in fields]
         # Defaults that differ per row (a callable: uuid4, a counter...) are staged with each
         # row; the others (constants, auto_now, NULL) are one parameter of the INSERT.
@@ -213,6 +224,11 @@ class StagedWriter:
             index = self._files[name] = len(self._files)
         return index
 
+    @property
+    def copies_into_the_target(self) -> bool:
+        """Whether batches go straight into the target by COPY (see `open`)."""
+        return self._direct
+
     def prepared(self, number: int, row: CoercedRow) -> tuple[Any, ...]:
         """A coerced row as the values COPY sends: _n, _f, _l, then the staged columns."""
         values = row.values
@@ -256,10 +272,25 @@ class StagedWriter:
             # are refused as repeated before the match: no batch needs the join then.
             cursor.execute(f"SELECT EXISTS (SELECT 1 FROM {self._target})")
             self._target_was_empty = not cursor.fetchone()[0]
+            # Into an empty target (or one just cleared), with a unique key and no foreign key
+            # to check first, a batch can go straight in by COPY: the key's unique index refuses
+            # a repeated key, and then (only then) the batch takes the staging table, which finds
+            # the repeats. Where each key was first seen is kept beside, for those messages.
+            self._direct = (
+                self.writes_every_new_row_itself
+                and not self._references
+                and not self._per_row
+                and _unique_key(self.model, self._key_model_fields)
+            )
+            if self._direct:
+                cursor.execute(
+                    f"CREATE TEMPORARY TABLE {self._origins} "
+                    f"({keys}, _f integer NOT NULL, _l integer NOT NULL) ON COMMIT DROP"
+                )
 
     def close(self) -> None:
         with self._connection.cursor() as cursor:
-            cursor.execute(f"DROP TABLE IF EXISTS {self._stage}, {self._seen}")
+            cursor.execute(f"DROP TABLE IF EXISTS {self._stage}, {self._seen}, {self._origins}")
 
     def file_name(self, number: int) -> str:
         """The file a staged `_f` number stands for."""
@@ -283,25 +314,20 @@ class StagedWriter:
         found = StagedBatch()
         if not rows:
             return found
+        if self._direct:
+            refused = self._copy_into_target(rows, copied)
+            if refused is not None:
+                found.refused, found.inserted = refused, True
+                return found
         try:
             with self._connection.cursor() as cursor:
                 cursor.execute(f"TRUNCATE {self._stage}")
-                found.refused = self._copy(cursor, copied)
-                staged = len(rows) - len(found.refused)
-                keys = ", ".join(self._key_columns)
-                cursor.execute(
-                    f"INSERT INTO {self._seen} ({keys}, _f, _l) "
-                    f"SELECT {keys}, _f, _l FROM {self._stage} ORDER BY _n ON CONFLICT DO NOTHING"
-                )
-                if cursor.rowcount != staged:
-                    join = " AND ".join(f"k.{column} = s.{column}" for column in self._key_columns)
-                    cursor.execute(
-                        f"SELECT s._n, k._f, k._l FROM {self._stage} AS s "
-                        f"JOIN {self._seen} AS k ON {join} "
-                        "WHERE (k._f, k._l) <> (s._f, s._l) ORDER BY s._n"
-                    )
-                    found.duplicates = {n: (f, line) for n, f, line in cursor.fetchall()}
-                    self._drop(cursor, list(found.duplicates))
+                found.refused = self._copy(cursor, rows, copied)
+                if self._direct:
+                    found.duplicates = self._repeats_in_target(cursor)
+                else:
+                    found.duplicates = self._repeats_seen(cursor, len(rows) - len(found.refused))
+                self._drop(cursor, list(found.duplicates))
                 for model_field in self._references:
                     column = self._quote(model_field.column)
                     related = model_field.related_model._meta
@@ -324,7 +350,118 @@ class StagedWriter:
         if self.writes_every_new_row_itself:
             found.insert_error = self._insert(None)
             found.inserted = found.insert_error is None
+            if found.inserted and self._direct:
+                keys = ", ".join(self._key_columns)
+                with self._connection.cursor() as cursor:
+                    cursor.execute(
+                        f"INSERT INTO {self._origins} ({keys}, _f, _l) "
+                        f"SELECT {keys}, _f, _l FROM {self._stage}"
+                    )
         return found
+
+    def _repeats_seen(self, cursor: Any, staged: int) -> dict[int, tuple[int, int]]:
+        """Staged rows whose key an earlier row of the run had (from the seen-keys table)."""
+        keys = ", ".join(self._key_columns)
+        cursor.execute(
+            f"INSERT INTO {self._seen} ({keys}, _f, _l) "
+            f"SELECT {keys}, _f, _l FROM {self._stage} ORDER BY _n ON CONFLICT DO NOTHING"
+        )
+        if cursor.rowcount == staged:
+            return {}
+        join = " AND ".join(f"k.{column} = s.{column}" for column in self._key_columns)
+        cursor.execute(
+            f"SELECT s._n, k._f, k._l FROM {self._stage} AS s JOIN {self._seen} AS k ON {join} "
+            "WHERE (k._f, k._l) <> (s._f, s._l) ORDER BY s._n"
+        )
+        return {number: (file, line) for number, file, line in cursor.fetchall()}
+
+    def _repeats_in_target(self, cursor: Any) -> dict[int, tuple[int, int]]:
+        """Staged rows whose key an earlier row of the run had: in an earlier batch (the target
+        holds only this run's rows; the origins table says where) or earlier in this one."""
+        keys = ", ".join(self._key_columns)
+        join = " AND ".join(f"o.{column} = s.{column}" for column in self._key_columns)
+        if not self._origins_indexed:  # the first repeat: from now on they are looked up
+            cursor.execute(f"CREATE INDEX ON {self._origins} ({keys})")
+            self._origins_indexed = True
+        cursor.execute(
+            f"SELECT s._n, o._f, o._l FROM {self._stage} AS s JOIN {self._origins} AS o ON {join}"
+        )
+        repeats = {number: (file, line) for number, file, line in cursor.fetchall()}
+        cursor.execute(
+            f"SELECT s._n, o._f, o._l FROM {self._stage} AS s JOIN "
+            f"(SELECT DISTINCT ON ({keys}) {keys}, _n, _f, _l FROM {self._stage} "
+            f"ORDER BY {keys}, _n) AS o ON {join} WHERE s._n <> o._n"
+        )
+        for number, file, line in cursor.fetchall():
+            repeats.setdefault(number, (file, line))
+        return dict(sorted(repeats.items()))
+
+    def _copy_into_target(
+        self, rows: list[StagedRow], copied: list[str | tuple[Any, ...]]
+    ) -> dict[int, str] | None:
+        """COPY the batch straight into the target, and its keys' origins beside it.
+
+        Return the rows psycopg refused to send (row number → why), or None when the database
+        refused the batch (a repeated key, most likely): nothing of it is written then.
+        """
+        defaults = self._batch_defaults()
+        suffix = _copy_text(defaults)
+        if suffix is None:
+            return None  # a default COPY text cannot spell: the staging table takes the batch
+        refused: dict[int, str] = {}
+        keys = ", ".join(self._key_columns)
+        columns = ", ".join([*self._columns, *[self._quote(f.column) for f in self._per_batch]])
+        lines = []
+        with self._connection.cursor() as cursor:
+            cursor.execute("SAVEPOINT importer_direct")
+            try:
+                with cursor.copy(f"COPY {self._target} ({columns}) FROM STDIN") as copy:
+                    # In item order: the serial keys the database gives follow it.
+                    for number, row in enumerate(copied):
+                        if type(row) is str:
+                            lines.append(row + suffix)
+                            continue
+                        if lines:
+                            lines.append("")
+                            copy.write("\n".join(lines))
+                            lines.clear()
+                        try:
+                            copy.write_row((*row[3:], *defaults))  # type: ignore[misc]
+                        except psycopg.DataError as error:  # raised before anything is sent
+                            refused[number] = _first_line(error)
+                        # write_row buffers its rows, write() does not: send them now.
+                        if buffered := copy.formatter.end():
+                            copy.write(bytes(buffered))
+                    if lines:
+                        lines.append("")
+                        copy.write("\n".join(lines))
+                with cursor.copy(f"COPY {self._origins} ({keys}, _f, _l) FROM STDIN") as copy:
+                    copy.write(self._origin_lines(rows, copied, refused))
+            except psycopg.Error:
+                cursor.execute("ROLLBACK TO SAVEPOINT importer_direct")
+                return None
+            cursor.execute("RELEASE SAVEPOINT importer_direct")
+        return refused
+
+    def _origin_lines(
+        self, rows: list[StagedRow], copied: list[str | tuple[Any, ...]], refused: dict[int, str]
+    ) -> str:
+        """COPY text of (key columns, _f, _l) for every row sent (the key columns come first)."""
+        count = len(self._key_columns)
+        lines = []
+        for number, (row, sent) in enumerate(zip(rows, copied, strict=True)):
+            if number in refused:
+                continue
+            if type(sent) is str:
+                key = (
+                    sent.partition("\t")[0]
+                    if count == 1
+                    else "\t".join(sent.split("\t", count)[:count])
+                )
+            else:
+                key = _copy_text(list(sent[3 : 3 + count]))[1:]  # type: ignore[index]
+            lines.append(f"{key}\t{self.file_index(row.file)}\t{row.line}\n")
+        return "".join(lines)
 
     def plan(
         self, rows: list[StagedRow], coerce: Callable[[FastRow], CoercedRow]
@@ -424,11 +561,19 @@ class StagedWriter:
     # --- helpers -----------------------------------------------------------------------------
 
     def _copy(
-        self, cursor: psycopg.Cursor[Any], copied: list[str | tuple[Any, ...]]
+        self,
+        cursor: psycopg.Cursor[Any],
+        rows: list[StagedRow],
+        copied: list[str | tuple[Any, ...]],
     ) -> dict[int, str]:
-        """Send the rows; return those psycopg refused to send (row number → why)."""
+        """Send the rows to the staging table; return those psycopg refused to send (why)."""
         refused: dict[int, str] = {}
-        lines = [row for row in copied if type(row) is str]
+        file_index = self.file_index
+        lines = [
+            f"{number}\t{file_index(row.file)}\t{row.line}\t{sent}"
+            for number, (row, sent) in enumerate(zip(rows, copied, strict=True))
+            if type(sent) is str
+        ]
         columns = ", ".join(["_n", "_f", "_l", *self._columns, *self._per_row_columns])
         with cursor.copy(f"COPY {self._stage} ({columns}) FROM STDIN") as copy:
             if len(lines) < len(copied):
@@ -489,6 +634,42 @@ class StagedWriter:
         if not pks:
             return []
         return list(self.model._base_manager.using(self.using).filter(pk__in=pks))
+
+
+def _unique_key(model: type[models.Model], key_fields: list[models.Field]) -> bool:
+    """Whether the key fields carry a unique index checked at once (not deferred)."""
+    names = {model_field.name for model_field in key_fields}
+    if len(key_fields) == 1 and (key_fields[0].primary_key or key_fields[0].unique):
+        return True
+    meta = model._meta
+    if any(set(together) == names for together in meta.unique_together):
+        return True
+    return any(
+        isinstance(constraint, models.UniqueConstraint)
+        and set(constraint.fields) == names
+        and constraint.condition is None
+        and not constraint.expressions
+        and constraint.deferrable is None
+        for constraint in meta.constraints
+    )
+
+
+def _copy_text(values: list[Any]) -> str | None:
+    """Prepared values as the COPY text that follows a row ("\tv1\tv2"), or None."""
+    parts = []
+    for value in values:
+        if value is None:
+            parts.append(NULL)
+        elif value is True or value is False:
+            parts.append("t" if value else "f")
+        elif isinstance(value, (int, Decimal, dt.date, dt.time, uuid.UUID)):
+            text = value.isoformat() if isinstance(value, (dt.date, dt.time)) else str(value)
+            parts.append(text)
+        elif isinstance(value, str) and not _NEEDS_ESCAPE.search(value):
+            parts.append(value)
+        else:
+            return None
+    return "".join(f"\t{part}" for part in parts)
 
 
 def _first_line(error: Exception) -> str:

@@ -21,8 +21,9 @@ from .archive import SourceTree
 from .coerce import RowCoercer
 from .conf import ImporterSettings, get_settings
 from .discover import discover
+from .encode import LineEncoder
 from .errors import ImportAborted, ImporterError, ReadError
-from .fanout import Limits, profile_files, worker_count
+from .fanout import EncodedLines, Limits, encode_files, profile_files, worker_count
 from .load import TableLoader
 from .mapping import RAW, MappingSet, Mode, TableMapping, resolve_model, suggest_mapping
 from .observer import RunObserver, SilentObserver
@@ -110,13 +111,7 @@ def _analyse_tables(
     conf: ImporterSettings,
 ) -> list[TableAnalysis]:
     tables = []
-    limits = Limits(
-        max_line_bytes=conf.max_line_bytes,
-        max_decompressed_bytes=conf.max_file_decompressed_bytes,
-        max_members=conf.max_zip_members,
-        max_uncompressed_bytes=conf.max_uncompressed_bytes,
-        max_compression_ratio=conf.max_compression_ratio,
-    )
+    limits = _limits(conf)
     processes = worker_count(conf.analysis_processes)
     for source in sources:
         if only and source.name not in only:
@@ -132,6 +127,16 @@ def _analyse_tables(
                 error = str(read_error)
         tables.append(TableAnalysis(source=source, profile=profiler.build(), error=error))
     return tables
+
+
+def _limits(conf: ImporterSettings) -> Limits:
+    return Limits(
+        max_line_bytes=conf.max_line_bytes,
+        max_decompressed_bytes=conf.max_file_decompressed_bytes,
+        max_members=conf.max_zip_members,
+        max_uncompressed_bytes=conf.max_uncompressed_bytes,
+        max_compression_ratio=conf.max_compression_ratio,
+    )
 
 
 @contextmanager
@@ -266,7 +271,7 @@ def _run_table(
         with transaction.atomic(using=using):
             loader.load(
                 _entries(
-                    tree, table.source, conf, lines=loader.reads_lines, observer=observer, run=run
+                    tree, table.source, conf, encoder=loader.encoder, observer=observer, run=run
                 )
             )
     except ImporterError as error:
@@ -309,31 +314,52 @@ def _entries(
     source: TableSource,
     conf: ImporterSettings,
     *,
-    lines: bool,
+    encoder: LineEncoder | None,
     observer: RunObserver,
     run: _TableRun,
-) -> Iterator[SourceItem | LineChunk]:
-    """The table's items, file by file; export lines undecoded (LineChunks) when `lines`."""
+) -> Iterator[SourceItem | LineChunk | EncodedLines]:
+    """The table's items, file by file, for its loader.
+
+    With a fast lane (`encoder`), export lines come undecoded (LineChunks), or already encoded by
+    worker processes when the table is big (EncodedLines, importer/fanout.py).
+    """
     limits = {
         "max_line_bytes": conf.max_line_bytes,
         "max_decompressed_bytes": conf.max_file_decompressed_bytes,
     }
+    encoded = (
+        encode_files(
+            tree,
+            source.files,
+            encoder=encoder,
+            limits=_limits(conf),
+            processes=worker_count(conf.analysis_processes),
+        )
+        if encoder is not None
+        else None
+    )
+    ahead = iter(encoded) if encoded is not None else None
     for data_file in source.files:
         observer.file_started(source, data_file)
         count = 0
-        chunks = iter_line_chunks(tree, data_file, **limits) if lines else None
-        if chunks is None:
-            for item in iter_items(tree, data_file, **limits):
-                count += 1
-                yield item
+        done = next(ahead) if ahead is not None else data_file
+        if isinstance(done, EncodedLines):
+            count = len(done.numbers)
+            yield done
         else:
-            for first, chunk in chunks:
-                numbers = None
-                if b"" in chunk or any(map(bytes.isspace, chunk)):  # blank lines hold no item
-                    numbers = [n for n, line in enumerate(chunk, first) if line.strip()]
-                    chunk = [line for line in chunk if line.strip()]
-                count += len(chunk)
-                yield LineChunk(file=data_file.path, first=first, lines=chunk, numbers=numbers)
+            chunks = iter_line_chunks(tree, data_file, **limits) if encoder is not None else None
+            if chunks is None:
+                for item in iter_items(tree, data_file, **limits):
+                    count += 1
+                    yield item
+            else:
+                for first, chunk in chunks:
+                    numbers = None
+                    if b"" in chunk or any(map(bytes.isspace, chunk)):  # blank: no item
+                        numbers = [n for n, line in enumerate(chunk, first) if line.strip()]
+                        chunk = [line for line in chunk if line.strip()]
+                    count += len(chunk)
+                    yield LineChunk(file=data_file.path, first=first, lines=chunk, numbers=numbers)
         run.files += 1
         observer.file_finished(source, data_file, items=count)
 

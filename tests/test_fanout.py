@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import gzip
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -81,3 +82,57 @@ def test_a_damaged_file_in_a_worker_is_a_read_error_naming_file_and_line(tmp_pat
     file, line, reason = profiles(tmp_path, processes=2)["error"]
     assert (file, line) == (f"AWSDynamoDB/01700000000000-0a1b2c3d/data/{second.name}", 3)
     assert reason == "invalid JSON: Expecting ',' delimiter"
+
+
+ENCODE = """
+import json, sys
+import django
+django.setup()
+from importer import fanout
+from importer.archive import open_source
+from importer.coerce import RowCoercer
+from importer.conf import get_settings
+from importer.encode import LineEncoder
+from importer.run import _limits, analyse
+from tests.test_fastpath import reading_mapping
+
+fanout.MIN_PARALLEL_BYTES = 0
+assert fanout._may_fork()  # the pool is really used
+with open_source(sys.argv[1]) as tree:
+    (table,) = analyse(tree).tables
+    coercer = RowCoercer(reading_mapping(), key_types=table.key_types)
+    columns = [plan.model_field for plan in coercer.field_plans]
+    encoder = LineEncoder.build(coercer, columns=columns, naive_timezone="UTC", using="default")
+    limits = _limits(get_settings())
+    pooled = list(fanout.encode_files(
+        tree, table.source.files, encoder=encoder, limits=limits, processes=2
+    ))
+    fanout._set_encoder(encoder)
+    alone = [fanout._encode_file(str(tree.path), f, limits) for f in table.source.files]
+print(json.dumps({
+    "same": pooled == alone,
+    "files": len(pooled),
+    "lines": sum(len(part.numbers) for part in pooled),
+    "handed_back": sum(text is None for part in pooled for text in part.texts),
+}))
+"""
+
+
+def test_worker_processes_encode_exactly_what_the_lane_encodes_alone(tmp_path):
+    from tests.test_fastpath import BAD_READINGS, READINGS
+
+    write_export(tmp_path, "readings", READINGS + BAD_READINGS, files=4)
+    completed = subprocess.run(
+        [sys.executable, "-c", ENCODE, str(tmp_path)],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        check=True,
+        env={**os.environ, "DJANGO_SETTINGS_MODULE": "tests.settings"},
+    )
+    assert json.loads(completed.stdout) == {
+        "same": True,
+        "files": 4,
+        "lines": 1214,
+        "handed_back": 13,
+    }
