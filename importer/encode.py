@@ -43,10 +43,11 @@ class Slow(Exception):
 
 
 def _tagged(tag: str, payload: Any) -> type[msgspec.Struct]:
-    # {"S": "text"} or {"NULL": true}; nothing else (forbid_unknown_fields).
+    # {"S": "text"} or {"NULL": true}; nothing else (forbid_unknown_fields). UNSET, not None,
+    # for an absent tag: {"S": null} or {"S": "x", "NULL": null} are errors, not values.
     return msgspec.defstruct(
         f"Tagged{tag}",
-        [(tag, payload | None, None), ("NULL", bool | None, None)],
+        [(tag, payload | msgspec.UnsetType, _UNSET), ("NULL", bool | msgspec.UnsetType, _UNSET)],
         forbid_unknown_fields=True,
     )
 
@@ -162,7 +163,9 @@ class LineEncoder:
             return item, [
                 encode(value) for encode, value in zip(self._encoders, values, strict=True)
             ]
-        except (Slow, msgspec.ValidationError, msgspec.DecodeError):
+        except Exception:
+            # Slow, msgspec's ValidationError or DecodeError, or anything unforeseen: the lane
+            # never decides an error, the generic path decides and words it.
             return None
 
     def item_key(self, item: Any) -> str:
@@ -211,12 +214,12 @@ def _field_lane(
                 raise Slow
             return missing
         payload = get_payload(value)
-        if value.NULL is None:
-            if payload is None:
+        if value.NULL is _UNSET:
+            if payload is _UNSET:
                 raise Slow
             return encode_payload(payload)
-        if payload is None and nullable:
-            return NULL
+        if payload is _UNSET and nullable:
+            return NULL  # {"NULL": true} (or false: DynamoDB's NULL ignores its payload)
         raise Slow
 
     return tag, _STRUCTS[tag], encode
@@ -226,9 +229,11 @@ def _missing_text(model_field: models.Field) -> str | None:
     """COPY text for an absent attribute (the coercer's rule), or None when only it can say."""
     if model_field.has_default():
         default = model_field.default
-        if default is dict or default is list:  # JSONField(default=dict): a new empty one
-            return "{}" if default is dict else "[]"
-        if callable(default):
+        if isinstance(model_field, models.JSONField):
+            if default is dict or default is list:  # JSONField(default=dict): a new empty one
+                return "{}" if default is dict else "[]"
+            return None  # any other JSON default: the coercer writes it
+        if isinstance(model_field, models.BinaryField) or callable(default):
             return None
         if default is None:
             return NULL
@@ -305,7 +310,15 @@ def _value_lane(
     if kind is models.UUIDField:
         return "S", _uuid_text
     if kind is models.BinaryField:
-        return "B", _binary_text(model_field.max_length)
+        others = [
+            validator
+            for validator in model_field.validators
+            if not (
+                type(validator).__name__ == "MaxLengthValidator"
+                and validator.limit_value == model_field.max_length
+            )
+        ]
+        return "B", _binary_text(model_field.max_length, others)
     if kind is models.JSONField and model_field.encoder in _PLAIN_JSON_ENCODERS:
         encode_json = _JSON_TEXT.get(seen_type)
         return None if encode_json is None else (seen_type, encode_json)
@@ -405,7 +418,8 @@ def _datetime_text(zone: dt.tzinfo) -> Callable[[str], str]:
             return parsed.replace(tzinfo=zone).isoformat()
         if _is_rfc3339(text):
             return text  # PostgreSQL reads this spelling as the same instant
-        return parsed.isoformat()
+        # Other spellings (a seconds offset, a week date...): the instant, in UTC.
+        return parsed.astimezone(dt.UTC).isoformat()
 
     return encode
 
@@ -420,6 +434,8 @@ def _is_rfc3339(text: str) -> bool:
         return False
     if text[10:11] != "T" or body[4:5] != "-" or body[7:8] != "-" or body[13:14] != ":":
         return False
+    if len(body) < _SECONDS_TEXT:
+        return False  # 2024-03-20T19:26Z: no seconds
     if len(body) == _SECONDS_TEXT:
         return body[16] == ":"
     fraction = body[_SECONDS_TEXT + 1 :]
@@ -436,10 +452,12 @@ def _epoch_text(*, milliseconds: bool) -> Callable[[str], str]:
         digits = text[1:] if text[:1] == "-" else text
         if digits.isascii() and digits.isdigit() and len(digits) <= 15:
             number = int(text)
-            delta = (
-                dt.timedelta(milliseconds=number) if milliseconds else dt.timedelta(seconds=number)
-            )
             try:
+                delta = (
+                    dt.timedelta(milliseconds=number)
+                    if milliseconds
+                    else dt.timedelta(seconds=number)
+                )
                 return (_EPOCH + delta).isoformat()
             except OverflowError:
                 pass
@@ -465,13 +483,17 @@ def _uuid_text(text: str) -> str:
     raise Slow
 
 
-def _binary_text(max_length: int | None) -> Callable[[str], str]:
+def _binary_text(
+    max_length: int | None, validators: list[Callable[[Any], None]]
+) -> Callable[[str], str]:
     def encode(text: str) -> str:
         try:
             data = binascii.a2b_base64(text, strict_mode=True)
         except ValueError:
             raise Slow from None
         if max_length is not None and len(data) > max_length:
+            raise Slow
+        if validators and not _valid(validators, data):
             raise Slow
         return "\\\\x" + data.hex()  # bytea's hex input, its backslash escaped for COPY
 

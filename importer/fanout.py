@@ -77,7 +77,9 @@ def worker_count(requested: int | None = None) -> int:
     """The processes to profile with: `requested`, else one per CPU this process may use."""
     if requested is not None:
         return max(1, requested)
-    return max(1, os.process_cpu_count() or 1)
+    # os.process_cpu_count (3.13+) respects the CPU affinity; cpu_count is 3.12's best.
+    count = getattr(os, "process_cpu_count", os.cpu_count)()
+    return max(1, count or 1)
 
 
 def profile_files(
@@ -137,12 +139,12 @@ def _encoded_in_order(
     tree: SourceTree, files: Sequence[DataFile], encoder: Any, limits: Limits, workers: int
 ) -> Iterator[EncodedLines | DataFile]:
     context = multiprocessing.get_context("fork")
-    with ProcessPoolExecutor(
+    pool = ProcessPoolExecutor(
         max_workers=workers, mp_context=context, initializer=_set_encoder, initargs=(encoder,)
-    ) as pool:
+    )
+    try:
         waiting: deque[tuple[DataFile, Future[EncodedLines | _Failure | None]]] = deque()
-        queue = iter(files)
-        for data_file in queue:
+        for data_file in files:
             waiting.append(
                 (data_file, pool.submit(_encode_file, str(tree.path), data_file, limits))
             )
@@ -150,6 +152,9 @@ def _encoded_in_order(
                 yield _result(*waiting.popleft())
         while waiting:
             yield _result(*waiting.popleft())
+    finally:
+        # Closed early (the table failed): files not started yet are not encoded at all.
+        pool.shutdown(wait=True, cancel_futures=True)
 
 
 def _result(

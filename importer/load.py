@@ -12,6 +12,7 @@ same order on both paths.
 
 from __future__ import annotations
 
+import gc
 from collections.abc import Iterable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
@@ -113,6 +114,11 @@ class TableLoader:
                         self._finish_batch(pending)
                     pending = batch
                     batch.found = pool.submit(self.staged.stage, batch.rows, batch.copied)
+                    if self.staged.computes_defaults_per_row:
+                        # A callable default may query: the next batch's coercion must not
+                        # overlap this one's COPY on the same connection.
+                        pending = None
+                        self._finish_batch(batch)
                 if pending is not None:
                     batch, pending = pending, None
                     self._finish_batch(batch)
@@ -134,10 +140,12 @@ class TableLoader:
         assert staged is not None
         encoder = self.encoder
         encode = encoder.encode if encoder is not None else None
+        file_index = staged.file_index  # files are numbered here, never in the writer thread
         batch = _StagedBatch()
         results, rows, copied = batch.results, batch.rows, batch.copied
         for entry in entries:
             if type(entry) is tuple:
+                file_index(entry[0])
                 if len(entry) == 5:  # encoded by a worker process (importer/fanout.py)
                     file, line, raw, values, key = entry  # type: ignore[misc]
                     if values is not None:
@@ -250,7 +258,15 @@ class TableLoader:
         if error is not None:
             for entry in to_write:
                 entry.row = self._coerced(entry.row)  # type: ignore[arg-type]
-            yield from self._write_row_by_row(planned, to_write)
+            written = []
+            for entry in self._write_row_by_row(planned, to_write):
+                if entry.outcome == Outcome.NEW:
+                    written.append(entry.row)
+                yield entry
+            staged.remember(written)  # type: ignore[arg-type]
+            # Django's error wrappers leave reference cycles (traceback and frame) holding the
+            # batch; the cyclic collector is paused during a run (run.py), so collect them now.
+            gc.collect()
             return
         if any(entry.outcome == Outcome.NEW for entry in writable):
             self.wrote_primary_keys = self.wrote_primary_keys or self._writes_pk

@@ -173,6 +173,7 @@ class StagedWriter:
         self._origins = quote(f"importer_origins_{serial}")
         self._direct = False  # see `open`
         self._origins_indexed = False
+        self._staged_before = 0  # rows staged by earlier batches: a row's place in the run
         self._columns = [quote(model_field.column) for model_field in fields]
         # Defaults that differ per row (a callable: uuid4, a counter...) are staged with each
         # row; the others (constants, auto_now, NULL) are one parameter of the INSERT.
@@ -193,10 +194,9 @@ class StagedWriter:
         self._key_model_fields = [model._meta.get_field(name) for name in self.key_fields]
         self._key_columns = [quote(model_field.column) for model_field in self._key_model_fields]
         self._join = " AND ".join(f"t.{column} = s.{column}" for column in self._key_columns)
+        # Every foreign key, with or without a database constraint (as the generic path).
         self._references = [
-            model_field
-            for model_field in fields
-            if isinstance(model_field, models.ForeignKey) and model_field.db_constraint
+            model_field for model_field in fields if isinstance(model_field, models.ForeignKey)
         ]
         self._rows: list[StagedRow] = []
         self._position: dict[int, int] = {}
@@ -218,7 +218,7 @@ class StagedWriter:
         return self.mode == Mode.REPLACE or self._target_was_empty
 
     def file_index(self, name: str) -> int:
-        """The `_f` number of a data file."""
+        """The `_f` number of a data file (registered by the loader's thread only)."""
         index = self._files.get(name)
         if index is None:
             index = self._files[name] = len(self._files)
@@ -228,6 +228,11 @@ class StagedWriter:
     def copies_into_the_target(self) -> bool:
         """Whether batches go straight into the target by COPY (see `open`)."""
         return self._direct
+
+    @property
+    def computes_defaults_per_row(self) -> bool:
+        """Whether some field's default is a callable run for every row (it may query)."""
+        return bool(self._per_row)
 
     def prepared(self, number: int, row: CoercedRow) -> tuple[Any, ...]:
         """A coerced row as the values COPY sends: _n, _f, _l, then the staged columns."""
@@ -265,7 +270,7 @@ class StagedWriter:
             )
             cursor.execute(
                 f"CREATE TEMPORARY TABLE {self._seen} "
-                f"({keys}, _f integer NOT NULL, _l integer NOT NULL, "
+                f"({keys}, _f integer NOT NULL, _l integer NOT NULL, _o bigint NOT NULL, "
                 f"PRIMARY KEY ({', '.join(self._key_columns)})) ON COMMIT DROP"
             )
             # An empty target can only match rows written earlier in this run, and their keys
@@ -314,6 +319,7 @@ class StagedWriter:
         found = StagedBatch()
         if not rows:
             return found
+        base, self._staged_before = self._staged_before, self._staged_before + len(rows)
         if self._direct:
             refused = self._copy_into_target(rows, copied)
             if refused is not None:
@@ -326,7 +332,8 @@ class StagedWriter:
                 if self._direct:
                     found.duplicates = self._repeats_in_target(cursor)
                 else:
-                    found.duplicates = self._repeats_seen(cursor, len(rows) - len(found.refused))
+                    staged = len(rows) - len(found.refused)
+                    found.duplicates = self._repeats_seen(cursor, staged, base)
                 self._drop(cursor, list(found.duplicates))
                 for model_field in self._references:
                     column = self._quote(model_field.column)
@@ -359,19 +366,26 @@ class StagedWriter:
                     )
         return found
 
-    def _repeats_seen(self, cursor: Any, staged: int) -> dict[int, tuple[int, int]]:
-        """Staged rows whose key an earlier row of the run had (from the seen-keys table)."""
+    def _repeats_seen(self, cursor: Any, staged: int, base: int) -> dict[int, tuple[int, int]]:
+        """Staged rows whose key an earlier row of the run had (from the seen-keys table).
+
+        A row is told from the first one with its key by its place in the run (`_o`), not by its
+        file and line: the items of a scan page share one line.
+        """
         keys = ", ".join(self._key_columns)
         cursor.execute(
-            f"INSERT INTO {self._seen} ({keys}, _f, _l) "
-            f"SELECT {keys}, _f, _l FROM {self._stage} ORDER BY _n ON CONFLICT DO NOTHING"
+            f"INSERT INTO {self._seen} ({keys}, _f, _l, _o) "
+            f"SELECT {keys}, _f, _l, _n + %s FROM {self._stage} ORDER BY _n "
+            "ON CONFLICT DO NOTHING",
+            [base],
         )
         if cursor.rowcount == staged:
             return {}
         join = " AND ".join(f"k.{column} = s.{column}" for column in self._key_columns)
         cursor.execute(
             f"SELECT s._n, k._f, k._l FROM {self._stage} AS s JOIN {self._seen} AS k ON {join} "
-            "WHERE (k._f, k._l) <> (s._f, s._l) ORDER BY s._n"
+            "WHERE k._o <> s._n + %s ORDER BY s._n",
+            [base],
         )
         return {number: (file, line) for number, file, line in cursor.fetchall()}
 
@@ -436,18 +450,27 @@ class StagedWriter:
                         lines.append("")
                         copy.write("\n".join(lines))
                 with cursor.copy(f"COPY {self._origins} ({keys}, _f, _l) FROM STDIN") as copy:
-                    copy.write(self._origin_lines(rows, copied, refused))
+                    self._write_origins(copy, rows, copied, refused)
             except psycopg.Error:
                 cursor.execute("ROLLBACK TO SAVEPOINT importer_direct")
                 return None
             cursor.execute("RELEASE SAVEPOINT importer_direct")
         return refused
 
-    def _origin_lines(
-        self, rows: list[StagedRow], copied: list[str | tuple[Any, ...]], refused: dict[int, str]
-    ) -> str:
-        """COPY text of (key columns, _f, _l) for every row sent (the key columns come first)."""
+    def _write_origins(
+        self,
+        copy: Any,
+        rows: list[StagedRow],
+        copied: list[str | tuple[Any, ...]],
+        refused: dict[int, str],
+    ) -> None:
+        """(key columns, _f, _l) of every row sent (the key columns come first in its values).
+
+        A fast-lane row's values are COPY text already (and hold no character to escape); a
+        coerced row's go through psycopg, which escapes them.
+        """
         count = len(self._key_columns)
+        files = self._files
         lines = []
         for number, (row, sent) in enumerate(zip(rows, copied, strict=True)):
             if number in refused:
@@ -458,10 +481,24 @@ class StagedWriter:
                     if count == 1
                     else "\t".join(sent.split("\t", count)[:count])
                 )
+                lines.append(f"{key}\t{files[row.file]}\t{row.line}\n")
             else:
-                key = _copy_text(list(sent[3 : 3 + count]))[1:]  # type: ignore[index]
-            lines.append(f"{key}\t{self.file_index(row.file)}\t{row.line}\n")
-        return "".join(lines)
+                copy.write_row((*sent[3 : 3 + count], files[row.file], row.line))
+        if lines:
+            copy.write("".join(lines))
+
+    def remember(self, rows: list[CoercedRow]) -> None:
+        """Note where these rows' keys were first seen (rows written one by one, direct mode)."""
+        if not self._direct or not rows:
+            return
+        keys = ", ".join(self._key_columns)
+        with self._connection.cursor() as cursor:
+            with cursor.copy(f"COPY {self._origins} ({keys}, _f, _l) FROM STDIN") as copy:
+                for row in rows:
+                    prepared = self.prepared(0, row)
+                    copy.write_row(
+                        (*prepared[3 : 3 + len(self._key_columns)], self._files[row.file], row.line)
+                    )
 
     def plan(
         self, rows: list[StagedRow], coerce: Callable[[FastRow], CoercedRow]
@@ -568,9 +605,9 @@ class StagedWriter:
     ) -> dict[int, str]:
         """Send the rows to the staging table; return those psycopg refused to send (why)."""
         refused: dict[int, str] = {}
-        file_index = self.file_index
+        files = self._files  # read only here: the loader's thread registers the files
         lines = [
-            f"{number}\t{file_index(row.file)}\t{row.line}\t{sent}"
+            f"{number}\t{files[row.file]}\t{row.line}\t{sent}"
             for number, (row, sent) in enumerate(zip(rows, copied, strict=True))
             if type(sent) is str
         ]

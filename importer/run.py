@@ -31,7 +31,7 @@ from .outcomes import RowProblem, TableCounts
 from .profile import TableProfile, TableProfiler
 from .read import iter_items, iter_line_chunks
 from .report import RunReport, TableReport, TableStatus
-from .sources import Discovery, LineChunk, SourceItem, TableSource
+from .sources import DataFile, Discovery, LineChunk, SourceItem, TableSource
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -339,6 +339,32 @@ def _entries(
         else None
     )
     ahead = iter(encoded) if encoded is not None else None
+    try:
+        yield from _files_entries(
+            tree,
+            source,
+            data_file_limits=limits,
+            encoder=encoder,
+            ahead=ahead,
+            observer=observer,
+            run=run,
+        )
+    finally:
+        if ahead is not None:
+            ahead.close()  # stops the worker processes, even when the table failed
+
+
+def _files_entries(
+    tree: SourceTree,
+    source: TableSource,
+    *,
+    data_file_limits: dict[str, int],
+    encoder: LineEncoder | None,
+    ahead: Iterator[EncodedLines | DataFile] | None,
+    observer: RunObserver,
+    run: _TableRun,
+) -> Iterator[SourceItem | LineChunk | EncodedLines]:
+    limits = data_file_limits
     for data_file in source.files:
         observer.file_started(source, data_file)
         count = 0

@@ -447,6 +447,9 @@ EDGE_VALUES = {
             "2024-03-20T19:26",
             "yesterday",
             "",
+            "2024-03-20T19:26Z",
+            "2024-03-20T19:26+01:00",
+            "2024-03-20T19:26:08+05:30:15.500000",
         ]
     ]
     + [{"N": "1700000000"}],
@@ -468,7 +471,8 @@ EDGE_VALUES = {
     ],
     "size": [{"S": v} for v in ["S", "L", "M", "", "s"]],
     "label": [{"S": v} for v in ["", "x" * 40, "x" * 41, "tab\tinside", "unicode é", "line\nbreak"]]
-    + [{"s": "lower-case tag"}, {"N": "12.50"}, {"NULL": True}],
+    + [{"s": "lower-case tag"}, {"N": "12.50"}, {"NULL": True}]
+    + [{"S": "x", "NULL": None}, {"S": None, "NULL": False}, {"S": None}],
     "quantity": [{"N": "3"}, {"NULL": True}, {"N": "-1"}],
 }
 
@@ -482,6 +486,8 @@ def edge_items() -> list[dict]:
     items.append({"code": {"S": "E-unknown"}, "unmapped": {"S": "ignored"}, "count": {"N": "1"}})
     items.append({"code": {"N": "12"}, "label": {"S": "a key of the wrong type"}})
     items.append({"label": {"S": "no key at all"}})
+    items.append({"code": {"S": "E-back\\slash"}, "label": {"S": "a key the lane hands back"}})
+    items.append({"code": {"S": 'E-"quoted"'}, "label": {"S": "another"}})
     return items
 
 
@@ -507,7 +513,8 @@ def test_edge_values_give_exactly_the_generic_paths_rows_and_errors(tmp_path):
         *["E-active-1", "E-payload-0", "E-payload-7", "E-payload-11", "E-blob-0", "E-blob-2"],
         *["E-blob-3", "E-seenAt-0", "E-seenAt-1", "E-seenAt-2", "E-seenAt-3", "E-seenAt-4"],
         *["E-seenAt-5", "E-seenAt-6", "E-seenAt-7", "E-seenAt-8", "E-seenAt-9", "E-seenAt-13"],
-        *["E-seenAt-15", "E-seenAt-16", "E-seenAt-17", "E-birthDate-0", "E-birthDate-2"],
+        *["E-seenAt-15", "E-seenAt-16", "E-seenAt-17", "E-seenAt-20", "E-seenAt-21"],
+        *["E-seenAt-22", "E-birthDate-0", "E-birthDate-2"],
         *["E-token-0", "E-token-1", "E-size-0", "E-size-1", "E-size-3", "E-label-0"],
         *["E-label-1", "E-quantity-0", "E-quantity-2", "E-unknown"],
     ]
@@ -621,3 +628,40 @@ def test_lines_a_worker_process_encoded_load_exactly_as_the_lines_themselves(tmp
     assert worker_rows == line_rows
     assert workers == lines
     assert (workers[0].read, workers[0].new, workers[0].errors) == (1214, 1203, 11)
+
+
+def test_items_that_share_a_line_are_told_apart_by_their_place(tmp_path):
+    """A scan page on one line: its items share the line, and a repeated key is still found."""
+    import json
+
+    write_export(tmp_path / "readings", "readings", READINGS[:3])
+    page = {
+        "Items": [
+            {"code": {"S": "R0001"}, "label": {"S": "first"}},
+            {"code": {"S": "R0001"}, "label": {"S": "again"}},
+            {"code": {"S": "R0009"}, "label": {"S": "new"}},
+            {"code": {"S": "R0009"}, "label": {"S": "new again"}},
+        ],
+        "Count": 4,
+    }
+    (tmp_path / "readings-page").mkdir()
+    (tmp_path / "readings-page" / "readings.json").write_text(json.dumps(page) + "\n")
+
+    def steps(fast):
+        import_source(tmp_path / "readings", fast=fast)
+        return import_source(tmp_path / "readings-page", fast=fast)
+
+    (fast, fast_rows), (generic, generic_rows) = both_paths(steps)
+    assert fast_rows == generic_rows
+    assert fast == generic
+    ((_, counts, _),) = fast[0].values()
+    assert (counts["updated"], counts["new"], counts["errors"]) == (1, 1, 2)
+    assert [(row.outcome, row.item_key) for row in fast[1]] == [
+        ("error", "code=R0001"),
+        ("error", "code=R0009"),
+        ("updated", "code=R0001"),
+        ("new", "code=R0009"),
+    ]
+    assert fast[1][0].problems[0].message == (
+        "duplicate key code=R0001 (first seen at readings.json, line 1)"
+    )
