@@ -435,8 +435,8 @@ of 1,000,000 rows took 7.6 s in one run and 11.6 s in another, the seed guide on
 ## Where the time goes, and what stands in the way of the targets not met
 
 Before this work the importer ran at 7,567 items/s on PostgreSQL (1,000,000 items, 132 s); it now
-runs at about 31,000 items/s, the same at 5,000,000 items, in under 200 MB. What changed, in the
-order of what it gave:
+runs at 31,000 to 41,000 items/s (runs an hour apart on this drifting machine: the sections
+below), the same at 5,000,000 items, in under 200 MB. What changed, in the order of what it gave:
 
 1. *The fast lane* (importer/encode.py): an export line is decoded by `msgspec` against a typed
    schema of the mapped attributes only and each value is checked by its field's rules and
@@ -455,8 +455,8 @@ a time on this machine: the analysis pass costs about 22 µs of CPU (gunzip 2, J
 profiling 8, reading and batching the rest); the load about 14 µs to decode and encode (the nested
 map into a JSON field alone 3.5, the string set 1.2, the timestamp 0.8) plus 2–4 µs in the loader;
 PostgreSQL about 9 µs (COPY into the target with its index and WAL; the COPY floor itself is 8 to
-12 µs). That is some 48 µs of CPU per item for two cores: about 42,000 items/s if nothing ever
-waited, 31,000 as measured. Within pure Python the remaining levers are small (a few µs each:
+12 µs). That is some 48 µs of CPU per item (measured in a slow hour) for two cores: about 42,000
+items/s if nothing ever waited; the runs below reach 31,000 to 41,000. Within pure Python the remaining levers are small (a few µs each:
 generated per-table encoders, a lazier profile); the large ones are (a) a compiled decoder and encoder for
 DynamoDB JSON (a C extension; not written in this work), and
 (b) not reading the export twice — profiling the items during the load when the mapping is given

@@ -328,7 +328,8 @@ def _short(value: Any) -> str:
 SLOW = object()  # a shortcut's answer when the value needs the full path (deserialize → convert)
 _SHORT_INTEGER = re.compile(r"-?[0-9]{1,18}").fullmatch  # fits any integer column's range check
 _PLAIN_NUMBER = re.compile(r"-?(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)").fullmatch
-_INTEGER_FIELDS = (
+# Exact classes the shortcuts (and importer/encode.py's fast lane) know the rules of.
+INTEGER_FIELDS = (
     models.IntegerField,
     models.BigIntegerField,
     models.SmallIntegerField,
@@ -336,7 +337,8 @@ _INTEGER_FIELDS = (
     models.PositiveBigIntegerField,
     models.PositiveSmallIntegerField,
 )
-_TEXT_FIELDS = (models.CharField, models.TextField, models.SlugField, models.EmailField)
+AUTO_FIELDS = (models.AutoField, models.BigAutoField, models.SmallAutoField)
+TEXT_FIELDS = (models.CharField, models.TextField, models.SlugField, models.EmailField)
 
 
 def shortcut_for(
@@ -374,7 +376,7 @@ def _shortcut(
 ) -> ConvertFn | None:
     kind = type(model_field)
     own_validators = [*model_field.default_validators, *model_field._validators]
-    if kind in _INTEGER_FIELDS or kind is models.AutoField or kind is models.BigAutoField:
+    if kind in INTEGER_FIELDS or kind in AUTO_FIELDS:
         low, high = connections[using].ops.integer_field_range(model_field.get_internal_type())
         return _integer_shortcut(low, high, _validated(own_validators))
     if kind is models.DecimalField and not own_validators:
@@ -390,7 +392,7 @@ def _shortcut(
         return _number_shortcut(full)
     if kind is models.BooleanField:
         return _boolean_shortcut
-    if kind in _TEXT_FIELDS and not model_field.choices and converter != Converter.TRUNCATE:
+    if kind in TEXT_FIELDS and not model_field.choices and converter != Converter.TRUNCATE:
         max_length = model_field.max_length
         others = [
             validator

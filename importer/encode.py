@@ -29,7 +29,7 @@ from django.core.serializers.json import DjangoJSONEncoder
 from django.db import connections, models
 
 from .coerce import RowCoercer
-from .converters import _zone
+from .converters import AUTO_FIELDS, INTEGER_FIELDS, TEXT_FIELDS, _zone
 from .deserialize import MAX_DEPTH
 from .mapping import Converter
 
@@ -62,18 +62,6 @@ _STRUCTS = {
     "M": _tagged("M", dict[str, Any]),
     "L": _tagged("L", list[Any]),
 }
-_INTEGER_FIELDS = (
-    models.IntegerField,
-    models.BigIntegerField,
-    models.SmallIntegerField,
-    models.PositiveIntegerField,
-    models.PositiveBigIntegerField,
-    models.PositiveSmallIntegerField,
-    models.AutoField,
-    models.BigAutoField,
-    models.SmallAutoField,
-)
-_TEXT_FIELDS = (models.CharField, models.TextField, models.SlugField, models.EmailField)
 _HEX = frozenset("0123456789abcdefABCDEF")
 _PLAIN_JSON_ENCODERS = (None, DjangoJSONEncoder)  # give plain JSON data the same text
 _SECONDS_TEXT = 19  # YYYY-MM-DDTHH:MM:SS
@@ -274,7 +262,7 @@ def _value_lane(
 ) -> tuple[str, Callable[[Any], str]] | None:
     """(the DynamoDB tag the lane takes, payload → COPY text) by the field's own rules."""
     kind = type(model_field)
-    if kind in _INTEGER_FIELDS:
+    if kind in INTEGER_FIELDS or kind in AUTO_FIELDS:
         low, high = connections[using].ops.integer_field_range(model_field.get_internal_type())
         return "N", _integer_text(low, high, _own_validators(model_field))
     if kind is models.DecimalField and not _own_validators(model_field):
@@ -283,7 +271,7 @@ def _value_lane(
         return "N", _float_text
     if kind is models.BooleanField:
         return "BOOL", _boolean_text
-    if kind in _TEXT_FIELDS and converter != Converter.TRUNCATE:
+    if kind in TEXT_FIELDS and converter != Converter.TRUNCATE:
         max_length = model_field.max_length
         others = [
             validator
