@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import zipfile
 from collections.abc import Callable
 from pathlib import Path
@@ -9,15 +10,25 @@ from pathlib import Path
 import pytest
 
 REPO = Path(__file__).resolve().parents[1]
-# shared/ sits beside the repository (here and in CI), never inside it.
-CORPUS = REPO.parent / "shared" / "corpus" / "public"
+# The public corpus of real exports lives in shared/, outside the repository: beside the
+# checkout, or where EXPORT_CORPUS says, or in the workplace's shared/ (a clone made elsewhere).
+CORPUS_PLACES = [
+    *([Path(os.environ["EXPORT_CORPUS"])] if os.environ.get("EXPORT_CORPUS") else []),
+    REPO.parent / "shared" / "corpus" / "public",
+    Path("/work/shared/corpus/public"),
+]
+CORPUS = next(
+    (place for place in CORPUS_PLACES if (place / "README.md").is_file()), CORPUS_PLACES[0]
+)
 
 
 def pytest_sessionstart(session: pytest.Session) -> None:
     # Without the corpus, the tests of real exports would fail one by one with puzzling messages.
     if not (CORPUS / "README.md").is_file():
+        places = ", ".join(str(place) for place in CORPUS_PLACES)
         raise pytest.UsageError(
-            f"the public export corpus is missing: expected {CORPUS} (shared/ beside the checkout)"
+            f"the public export corpus is missing: looked in {places} "
+            "(put shared/ beside the checkout, or set EXPORT_CORPUS)"
         )
 
 
