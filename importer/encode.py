@@ -24,12 +24,11 @@ from typing import Any
 
 import msgspec
 import orjson
-from django.core.exceptions import ValidationError
 from django.core.serializers.json import DjangoJSONEncoder
 from django.db import connections, models
 
 from .coerce import RowCoercer
-from .converters import AUTO_FIELDS, INTEGER_FIELDS, TEXT_FIELDS, _zone
+from .converters import AUTO_FIELDS, INTEGER_FIELDS, TEXT_FIELDS, _validated, _zone
 from .deserialize import MAX_DEPTH
 from .mapping import Converter
 
@@ -243,15 +242,6 @@ def _own_validators(model_field: models.Field) -> list[Callable[[Any], None]]:
     return [*model_field.default_validators, *model_field._validators]
 
 
-def _valid(validators: list[Callable[[Any], None]], value: Any) -> bool:
-    try:
-        for validator in validators:
-            validator(value)
-    except ValidationError:
-        return False
-    return True
-
-
 def _value_lane(
     model_field: models.Field,
     *,
@@ -316,12 +306,14 @@ def _value_lane(
 def _integer_text(
     low: int | None, high: int | None, validators: list[Callable[[Any], None]]
 ) -> Callable[[str], str]:
+    valid = _validated(validators)
+
     def encode(text: str) -> str:
         digits = text[1:] if text[:1] == "-" else text
         if digits.isascii() and digits.isdigit() and len(digits) <= 18:
             number = int(text)
             if (low is None or number >= low) and (high is None or number <= high):
-                if not validators or _valid(validators, number):
+                if not validators or valid(number):
                     return text
         raise Slow
 
@@ -376,6 +368,8 @@ def _text(
     *,
     blank: bool,
 ) -> Callable[[str], str]:
+    valid = _validated(validators)
+
     def encode(text: str) -> str:
         if not text:
             if blank:
@@ -385,7 +379,7 @@ def _text(
             raise Slow
         if choices is not None and text not in choices:
             raise Slow
-        if validators and not _valid(validators, text):
+        if validators and not valid(text):
             raise Slow
         return text
 
@@ -474,6 +468,8 @@ def _uuid_text(text: str) -> str:
 def _binary_text(
     max_length: int | None, validators: list[Callable[[Any], None]]
 ) -> Callable[[str], str]:
+    valid = _validated(validators)
+
     def encode(text: str) -> str:
         try:
             data = binascii.a2b_base64(text, strict_mode=True)
@@ -481,7 +477,7 @@ def _binary_text(
             raise Slow from None
         if max_length is not None and len(data) > max_length:
             raise Slow
-        if validators and not _valid(validators, data):
+        if validators and not valid(data):
             raise Slow
         return "\\\\x" + data.hex()  # bytea's hex input, its backslash escaped for COPY
 
