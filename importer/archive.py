@@ -165,21 +165,13 @@ def open_source(
         magic = stream.read(4)
     if magic not in _ZIP_MAGICS and not zipfile.is_zipfile(path):
         raise SourceError(f"{label} is not a zip file: compress the export folder as a .zip")
-    try:
-        archive = zipfile.ZipFile(path)
-    except (zipfile.BadZipFile, OSError, EOFError, ValueError) as err:
-        raise SourceError(f"{label} is a damaged zip file and cannot be opened ({err})") from err
-    try:
-        members = _checked_members(
-            archive,
-            label,
-            max_members=max_members,
-            max_uncompressed_bytes=max_uncompressed_bytes,
-            max_compression_ratio=max_compression_ratio,
-        )
-    except BaseException:
-        archive.close()
-        raise
+    archive, members = _open_checked(
+        path,
+        label,
+        max_members=max_members,
+        max_uncompressed_bytes=max_uncompressed_bytes,
+        max_compression_ratio=max_compression_ratio,
+    )
     return ZipTree(archive, members, label, path.resolve())
 
 
@@ -195,11 +187,31 @@ def zip_member_names(
 
     Only the zip's directory is read (e.g. an upload, before it is stored); `stream` stays open.
     """
+    archive, members = _open_checked(
+        stream,
+        label,
+        max_members=max_members,
+        max_uncompressed_bytes=max_uncompressed_bytes,
+        max_compression_ratio=max_compression_ratio,
+    )
+    archive.close()  # the ZipFile's, not the caller's stream
+    return list(members)
+
+
+def _open_checked(
+    file: Path | BinaryIO,
+    label: str,
+    *,
+    max_members: int,
+    max_uncompressed_bytes: int,
+    max_compression_ratio: int,
+) -> tuple[zipfile.ZipFile, dict[str, zipfile.ZipInfo]]:
+    """Open a zip and check its directory; close it again if it is refused."""
     try:
-        archive = zipfile.ZipFile(stream)
+        archive = zipfile.ZipFile(file)
     except (zipfile.BadZipFile, OSError, EOFError, ValueError) as err:
         raise SourceError(f"{label} is a damaged zip file and cannot be opened ({err})") from err
-    with archive:
+    try:
         members = _checked_members(
             archive,
             label,
@@ -207,7 +219,10 @@ def zip_member_names(
             max_uncompressed_bytes=max_uncompressed_bytes,
             max_compression_ratio=max_compression_ratio,
         )
-    return list(members)
+    except BaseException:
+        archive.close()
+        raise
+    return archive, members
 
 
 def _checked_members(

@@ -225,11 +225,6 @@ class StagedWriter:
         return index
 
     @property
-    def copies_into_the_target(self) -> bool:
-        """Whether batches go straight into the target by COPY (see `open`)."""
-        return self._direct
-
-    @property
     def computes_defaults_per_row(self) -> bool:
         """Whether some field's default is a callable run for every row (it may query)."""
         return bool(self._per_row)
@@ -510,8 +505,7 @@ class StagedWriter:
         """
         if not rows:
             return []
-        if self.mode == Mode.REPLACE or self._target_was_empty:
-            return [PlannedRow(row=row, outcome=Outcome.NEW) for row in rows]
+        # (An empty or cleared target never gets here: `stage` wrote its batches already.)
         matched = self._match()
         planned = []
         changed: list[tuple[int, CoercedRow, Any]] = []
